@@ -1,0 +1,57 @@
+"""Landmark backends behind one interface: a frame and a region in; 100 points, visibility, face score out.
+
+`create_backend` is the one place that knows the concrete classes, so the tracker, the evaluation
+command and the app choose a backend by name.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..types import Box, LandmarkPrediction
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+DEFAULT_OCCFACE_WEIGHTS = ASSETS / "occface.onnx"
+
+
+class BackendError(RuntimeError):
+    """A backend cannot be created (missing or corrupt weights, a missing dependency)."""
+
+
+class LandmarkBackend(Protocol):
+    """Predicts the 100-point layout for the face inside `roi` of `frame` (BGR, uint8)."""
+
+    name: str
+
+    def predict(self, frame: np.ndarray, roi: Box) -> LandmarkPrediction: ...
+
+    def close(self) -> None: ...
+
+
+BACKEND_NAMES = ("auto", "occface", "mediapipe")
+
+
+def create_backend(name: str = "auto", weights: Path | None = None) -> LandmarkBackend:
+    """Build a backend by name. "auto" is OccFace when its shipped weights exist, else MediaPipe."""
+    if name == "auto":
+        name = "occface" if (weights is not None or _occface_available()) else "mediapipe"
+    if name == "mediapipe":
+        from .mediapipe_backend import MediaPipeMeshBackend
+        return MediaPipeMeshBackend()
+    if name == "occface":
+        from .occface_backend import OccFaceBackend  # provided by the OccFace model issue
+        path = Path(weights) if weights is not None else DEFAULT_OCCFACE_WEIGHTS
+        if not path.is_file():
+            raise BackendError(f"model weights not found: {path}")
+        return OccFaceBackend(path)
+    raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
+
+
+def _occface_available() -> bool:
+    try:
+        from . import occface_backend  # noqa: F401
+    except ImportError:
+        return False
+    return DEFAULT_OCCFACE_WEIGHTS.is_file()

@@ -1,0 +1,34 @@
+"""Runs MediaPipe's face mesh (models ship inside the mediapipe==0.10.21 wheel) on one image.
+
+Kept apart from the mapping to our layout so the teacher cache and the live backend share it.
+"""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # keep mediapipe's C++ logging off the console
+
+
+class FaceMeshRunner:
+    """478-point face mesh (468 + 10 iris points) in image pixels; z is scaled like x."""
+
+    def __init__(self, min_detection_confidence: float = 0.3):
+        import mediapipe as mp  # imported lazily: it is slow to import and not every user needs it
+
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+            min_detection_confidence=min_detection_confidence)
+
+    def __call__(self, image_bgr: np.ndarray) -> np.ndarray | None:
+        h, w = image_bgr.shape[:2]
+        result = self._mesh.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        if not result.multi_face_landmarks:
+            return None
+        lm = result.multi_face_landmarks[0].landmark
+        return np.array([[p.x * w, p.y * h, p.z * w] for p in lm], dtype=np.float32)
+
+    def close(self) -> None:
+        self._mesh.close()
