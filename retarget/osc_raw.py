@@ -1,0 +1,71 @@
+"""Raw stream: every landmark with its visibility, the head pose, the face score and the shapes.
+
+Default port 9100. One OSC bundle per frame; every address, in sending order:
+
+``/occface/frame``      (i frame_index, f timestamp_s, i width_px, i height_px)
+``/occface/face``       (i has_face 0/1, f face_score)
+``/occface/points``     300 floats: x0, y0, v0, x1, y1, v1, ... x99, y99, v99 -- all 100 points of the
+                        layout in DESIGN.md ("The 100-point layout") in index order, x/y in frame pixels
+                        (origin top-left, y down), v the visibility probability in [0, 1].
+                        Sent only with a face.
+``/occface/head/quat``  (f x, y, z, w): unit quaternion, head rotation in the camera frame (OpenCV axes:
+                        x right, y down, z away from the camera; identity faces the camera).
+``/occface/head/euler`` (f pitch, yaw, roll) degrees; pitch > 0 looks up, yaw > 0 turns to the subject's
+                        left, roll > 0 tilts toward the subject's left shoulder.
+``/occface/head/pos``   (f x, y, z) metres, camera frame, camera -> nose-bridge top.
+                        The three head messages are sent only when a pose was estimated.
+``/occface/blend``      52 floats in [0, 1] in ARKit order (retarget.arkit.ARKIT_NAMES, eyeBlinkLeft first,
+                        tongueOut last); eased toward 0 when there is no face.
+
+Without a face the bundle holds /occface/frame, /occface/face (0, score) and /occface/blend; once the
+shapes have settled, it is repeated only once per second.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from occface_core.layout import NUM_POINTS
+from tracking.types import FaceResult
+
+from .arkit import ARKIT_NAMES
+from .head_pose import HeadPose
+from .osc_base import OscSender, Packet
+
+RAW_ADDRESSES = ("/occface/frame", "/occface/face", "/occface/points", "/occface/head/quat",
+                 "/occface/head/euler", "/occface/head/pos", "/occface/blend")
+
+
+def _message(address: str, values: Sequence[object]):
+    builder = OscMessageBuilder(address=address)
+    for v in values:
+        builder.add_arg(v)
+    return builder.build()
+
+
+class RawSender(OscSender):
+    """All 100 points with visibility, head pose, face score and shapes, in one bundle per frame."""
+
+    def _build(self, result: FaceResult) -> Sequence[Packet]:
+        bundle = OscBundleBuilder(IMMEDIATELY)
+        w, h = result.frame_size
+        bundle.add_content(_message("/occface/frame",
+                                    [int(result.frame_index), float(result.timestamp), int(w), int(h)]))
+        bundle.add_content(_message("/occface/face", [int(bool(result.has_face)), float(result.face_score)]))
+        if result.has_face and result.points is not None:
+            pts = np.asarray(result.points, dtype=np.float64).reshape(NUM_POINTS, 2)
+            vis = (np.asarray(result.visibility, dtype=np.float64).reshape(NUM_POINTS)
+                   if result.visibility is not None else np.ones(NUM_POINTS))
+            triplets = np.column_stack([pts, vis]).ravel()
+            bundle.add_content(_message("/occface/points", [float(v) for v in triplets]))
+        pose: HeadPose | None = result.extras.get("head_pose")
+        if result.has_face and pose is not None:
+            bundle.add_content(_message("/occface/head/quat", [float(v) for v in pose.quaternion]))
+            bundle.add_content(_message("/occface/head/euler", [float(v) for v in pose.euler_deg]))
+            bundle.add_content(_message("/occface/head/pos", [float(v) for v in pose.translation]))
+        shapes = result.extras.get("blendshapes") or {}
+        bundle.add_content(_message("/occface/blend", [float(shapes.get(n, 0.0)) for n in ARKIT_NAMES]))
+        return [bundle.build()]

@@ -1,0 +1,82 @@
+"""VMC protocol sender (https://protocol.vmc.info), one bundle per frame.
+
+Bundle contents, in this order:
+
+- ``/VMC/Ext/Blend/Val`` (s name, f value) for each of the 52 shapes, ARKit camelCase names
+  (``eyeBlinkLeft``) or, with ``?names=perfect_sync``, the PascalCase perfect-sync clip names
+  (``EyeBlinkLeft``) that VRoid/VSeeFace perfect-sync avatars use;
+- ``/VMC/Ext/Blend/Apply`` (no arguments) so the receiver applies them together;
+- ``/VMC/Ext/Bone/Pos`` (s "Head", f px, py, pz, f qx, qy, qz, qw): head rotation and translation
+  relative to the calibrated neutral pose, in Unity axes (left-handed: x to the avatar's right, y up,
+  z to the avatar's front), position in metres, unit quaternion;
+- ``/VMC/Ext/Root/Pos`` (s "root", f 0 0 0, f 0 0 0 1): the avatar root stays where the receiver put it;
+- ``/VMC/Ext/OK`` (i loaded=1, i calibration state, i calibration mode=0, i tracking status): calibration
+  state 3 once a neutral face is calibrated, 2 while calibrating; tracking status 1 with a face, 0 without;
+- ``/VMC/Ext/T`` (f seconds): the frame's timestamp.
+
+Axis change: the camera frame (x image right, y down, z away from the camera) sees the subject from the
+front, so the subject's own right/up/forward are -x/-y/-z. A Unity humanoid faces +z with +x to its
+right, hence position (x, y, z)_unity = (-x, -y, -z)_camera; the map is -I, so the rotation matrix and
+therefore the quaternion components stay the same. A subject turning to their own left makes the
+avatar turn to its own left (a mirror-like display is the receiver's choice, not an accident here).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from tracking.types import FaceResult
+
+from .arkit import ARKIT_NAMES, PERFECT_SYNC_NAMES
+from .head_pose import HeadPose
+from .osc_base import OscSender, Packet
+from .osc_target import OscTarget
+
+CALIBRATED = 3
+CALIBRATING = 2
+
+
+def camera_to_unity_position(p: Sequence[float]) -> tuple[float, float, float]:
+    return (-float(p[0]), -float(p[1]), -float(p[2]))
+
+
+def camera_to_unity_quaternion(q: Sequence[float]) -> tuple[float, float, float, float]:
+    # The axis map is -I (a reflection composed with a half-turn), which leaves R and hence q unchanged.
+    return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
+
+
+def _message(address: str, *args: object) -> OscMessageBuilder:
+    builder = OscMessageBuilder(address=address)
+    for arg in args:
+        builder.add_arg(arg)
+    return builder
+
+
+class VmcSender(OscSender):
+    """VMC protocol: shapes, head bone, root, status and time in one bundle per frame."""
+
+    def __init__(self, target: OscTarget, **kwargs):
+        super().__init__(target, **kwargs)
+        self._names = PERFECT_SYNC_NAMES if target.perfect_sync else ARKIT_NAMES
+
+    def _build(self, result: FaceResult) -> Sequence[Packet]:
+        shapes = result.extras.get("blendshapes") or {}
+        pose: HeadPose | None = result.extras.get("head_pose")
+        bundle = OscBundleBuilder(IMMEDIATELY)
+        for arkit, name in zip(ARKIT_NAMES, self._names):
+            bundle.add_content(_message("/VMC/Ext/Blend/Val", name, float(shapes.get(arkit, 0.0))).build())
+        bundle.add_content(_message("/VMC/Ext/Blend/Apply").build())
+        if pose is not None:
+            pos = camera_to_unity_position(pose.translation_from_neutral)
+            rot = camera_to_unity_quaternion(pose.rotation_from_neutral)
+        else:  # no face: hold the head at neutral rather than repeating a stale pose
+            pos, rot = (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)
+        bundle.add_content(_message("/VMC/Ext/Bone/Pos", "Head", *pos, *rot).build())
+        bundle.add_content(_message("/VMC/Ext/Root/Pos", "root", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0).build())
+        calibration = CALIBRATED if result.extras.get("calibrated", False) else CALIBRATING
+        tracking = 1 if (result.has_face and pose is not None) else 0
+        bundle.add_content(_message("/VMC/Ext/OK", 1, calibration, 0, tracking).build())
+        bundle.add_content(_message("/VMC/Ext/T", float(result.timestamp)).build())
+        return [bundle.build()]

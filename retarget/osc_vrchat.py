@@ -1,0 +1,68 @@
+"""VRChat avatar-parameter sender: ``/avatar/parameters/<Name>`` (f value), one message per parameter.
+
+VRChat listens on UDP 9000 once OSC is enabled (Action menu -> Options -> OSC -> Enabled). Each ARKit
+shape goes to the avatar parameter its name map names (default: the ARKit name itself, e.g.
+``/avatar/parameters/jawOpen``); a user map (``vrchat://127.0.0.1:9000?map=names.json``) renames or
+drops parameters and may add ``headPitch``/``headYaw``/``headRoll`` (degrees from neutral / 90, clamped
+to [-1, 1]). Values are floats in [0, 1] (head angles in [-1, 1]).
+
+Plain messages rather than bundles, because that is what VRChat's OSC documentation shows. To keep the
+parameter sync quiet, a parameter is re-sent only when it changed by more than `CHANGE_EPSILON` (VRChat
+syncs floats at 8 bits anyway), and every parameter at least once per `KEEPALIVE_S`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from tracking.types import FaceResult
+
+from .head_pose import HeadPose, matrix_to_euler, quat_to_matrix
+from .osc_base import KEEPALIVE_S, OscSender, Packet
+from .osc_target import OscTarget, VRCHAT_HEAD_KEYS, default_vrchat_name_map
+
+CHANGE_EPSILON = 1.0 / 512
+
+
+class VrchatSender(OscSender):
+    """VRChat OSC: avatar parameters from the blendshapes (and optional head angles)."""
+
+    def __init__(self, target: OscTarget, **kwargs):
+        super().__init__(target, **kwargs)
+        self._name_map = dict(target.name_map) if target.name_map is not None else default_vrchat_name_map()
+        self._last_values: dict[str, float] = {}
+        self._last_full_at = -math.inf
+
+    @property
+    def name_map(self) -> dict[str, str]:
+        return dict(self._name_map)
+
+    def _values(self, result: FaceResult) -> dict[str, float]:
+        shapes = result.extras.get("blendshapes") or {}
+        values = {key: float(shapes.get(key, 0.0)) for key in self._name_map if key not in VRCHAT_HEAD_KEYS}
+        if any(key in self._name_map for key in VRCHAT_HEAD_KEYS):
+            pose: HeadPose | None = result.extras.get("head_pose")
+            pitch, yaw, roll = (matrix_to_euler(quat_to_matrix(pose.rotation_from_neutral))
+                                if pose is not None else (0.0, 0.0, 0.0))
+            for key, angle in zip(VRCHAT_HEAD_KEYS, (pitch, yaw, roll)):
+                if key in self._name_map:
+                    values[key] = max(-1.0, min(1.0, angle / 90.0))
+        return values
+
+    def _build(self, result: FaceResult) -> Sequence[Packet]:
+        now = self._clock()
+        full = now - self._last_full_at >= KEEPALIVE_S
+        if full:
+            self._last_full_at = now
+        packets: list[Packet] = []
+        for key, value in self._values(result).items():
+            last = self._last_values.get(key)
+            if not full and last is not None and abs(value - last) <= CHANGE_EPSILON:
+                continue
+            builder = OscMessageBuilder(address=f"/avatar/parameters/{self._name_map[key]}")
+            builder.add_arg(value)
+            packets.append(builder.build())
+            self._last_values[key] = value
+        return packets
