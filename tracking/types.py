@@ -49,3 +49,5 @@ class FaceResult:
     face_score: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    fps: float | None = None  # the pipeline's recent processing rate, for overlays
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)  # the frame itself

@@ -1,0 +1,133 @@
+"""OccFace Live: real-time face tracking with per-point visibility, head pose and blendshapes over OSC.
+
+Examples:
+  python main.py --demo --headless                     # the bundled demo clip, no window
+  python main.py --camera 0                            # the desktop app on the first camera
+  python main.py --video talk.mp4 --headless --record out.mp4 --export frames.jsonl --summary-json run.json
+  python main.py --camera 0 --headless --osc vmc://127.0.0.1:39540     # to VSeeFace (VMC performer port)
+  python main.py --camera 0 --osc vrchat://127.0.0.1:9000 --osc raw://127.0.0.1:9100
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from tracking.demo_clip import DEFAULT_CLIP
+from tracking.session import SessionConfig, SessionError, build_session
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="main.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, metavar="INDEX", help="camera index (0 is the first camera)")
+    source.add_argument("--video", type=Path, metavar="FILE", help="a video file")
+    source.add_argument("--demo", action="store_true", help=f"the bundled demo clip ({DEFAULT_CLIP.name})")
+    parser.add_argument("--headless", action="store_true", help="run without a window")
+    parser.add_argument("--model", choices=("auto", "occface", "mediapipe"), default="auto",
+                        help="landmark model (auto: OccFace when its weights are present)")
+    parser.add_argument("--weights", type=Path, help="OccFace weights (.onnx or .pt) instead of the shipped ones")
+    parser.add_argument("--record", type=Path, metavar="VIDEO", help="write the annotated video (.mp4 or .avi)")
+    parser.add_argument("--export", type=Path, metavar="FILE", help="write per-frame data (.jsonl or .csv)")
+    parser.add_argument("--summary-json", type=Path, metavar="FILE", help="write the run summary as JSON")
+    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    parser.add_argument("--osc", action="append", default=[], metavar="TARGET",
+                        help="stream over OSC: vmc://HOST:PORT, vrchat://HOST:PORT or raw://HOST:PORT "
+                             "(repeatable; options like ?rate=30, ?names=perfect_sync)")
+    parser.add_argument("--no-smoothing", action="store_true", help="send the model's raw landmarks")
+    parser.add_argument("--no-retarget", action="store_true", help="skip head pose and blendshapes")
+    parser.add_argument("--mirror", action="store_true", help="mirror left/right for a mirrored avatar view")
+    parser.add_argument("--focal-length", type=float, metavar="PX", help="camera focal length in pixels")
+    parser.add_argument("--calibration", type=Path, metavar="FILE", help="load a saved neutral-face calibration")
+    parser.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    args = parser.parse_args(argv)
+    if args.max_frames is not None and args.max_frames <= 0:
+        parser.error("--max-frames must be a positive number")
+    if args.camera is None and args.video is None and not args.demo:
+        args.demo = True
+    return args
+
+
+def config_from_args(args: argparse.Namespace) -> SessionConfig:
+    source: int | Path = args.camera if args.camera is not None else (args.video or DEFAULT_CLIP)
+    return SessionConfig(source=source, model=args.model, weights=args.weights, record=args.record,
+                         export=args.export, osc=list(args.osc), max_frames=args.max_frames,
+                         smoothing=not args.no_smoothing, retarget=not args.no_retarget, mirror=args.mirror,
+                         focal_length_px=args.focal_length, calibration=args.calibration)
+
+
+def run_headless(config: SessionConfig, summary_path: Path | None) -> int:
+    if summary_path is not None:
+        try:
+            summary_path.parent.mkdir(parents=True, exist_ok=True)
+            summary_path.open("a").close()
+        except OSError as exc:
+            print(f"error: cannot write {summary_path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    session = build_session(config)
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        # First Ctrl-C: finish the current frame and close every output cleanly.
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        session.capture.start()
+        summary = session.pipeline.run(session.capture, stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        session.close()
+    report = summary.to_dict()
+    if summary_path is not None:
+        summary_path.write_text(json.dumps(report, indent=2))
+    print(format_summary(report))
+    if summary.source_error:
+        print(f"error: {summary.source_error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def format_summary(report: dict) -> str:
+    stages = ", ".join(f"{k} {v:.2f} ms" for k, v in report["stage_median_ms"].items())
+    lines = [
+        f"source: {report['source']}   model: {report['model']}",
+        f"frames read {report['frames_read']}, processed {report['frames_processed']}, "
+        f"dropped {report['frames_dropped']}, with a face {report['frames_with_face']} "
+        f"({100 * report['face_share']:.1f} %)",
+        f"detector calls {report['detector_calls']} ({100 * report['detector_share']:.1f} % of frames)",
+        f"{report['fps']:.1f} frames/s; median per stage: {stages}",
+    ]
+    if report["sink_errors"]:
+        lines.append(f"output errors: {report['sink_errors']}")
+    if report["interrupted"]:
+        lines.append("interrupted: outputs were closed after the last processed frame")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    config = config_from_args(args)
+    try:
+        if args.headless:
+            return run_headless(config, args.summary_json)
+        from app.main_window import run_app  # Qt is imported only for the window
+
+        return run_app(config)
+    except SessionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Frame capture on its own thread: a camera index or a video file.
+
+Live sources never queue up latency: the consumer always gets the newest frame, and frames it was too
+slow to take are dropped and counted. Files are read without dropping, so a recording keeps every
+frame; the reader simply waits for the consumer.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from .types import Frame
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(RuntimeError):
+    """The camera or video cannot be opened or read; the message is fit for the user."""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    description: str
+    live: bool
+    width: int
+    height: int
+    fps: float
+    frame_count: int | None  # None for cameras
+
+
+def open_capture(source: int | str | Path) -> tuple[cv2.VideoCapture, SourceInfo]:
+    """Open a camera index or a video file and check that a first frame can be read."""
+    live = isinstance(source, int)
+    if live:
+        cap = cv2.VideoCapture(source)
+        description = f"camera {source}"
+        if not cap.isOpened():
+            raise SourceError(f"camera {source} could not be opened (is it connected and free?)")
+    else:
+        path = Path(source)
+        description = str(path)
+        if not path.is_file():
+            raise SourceError(f"video file not found: {path}")
+        if path.stat().st_size == 0:
+            raise SourceError(f"video file is empty: {path}")
+        cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            raise SourceError(f"video file could not be opened (corrupt or unsupported format): {path}")
+    ok, first = cap.read()
+    if not ok or first is None:
+        cap.release()
+        kind = "camera" if live else "video file"
+        raise SourceError(f"{kind} gave no frames: {description}")
+    if not live:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if not live else None
+    info = SourceInfo(description, live, first.shape[1], first.shape[0], fps if fps > 0 else 30.0,
+                      count if count and count > 0 else None)
+    return cap, info
+
+
+_END = object()  # sentinel put in the queue when the source is exhausted
+
+
+class CaptureThread:
+    """Reads frames on a background thread and hands them to one consumer.
+
+    Use as a context manager or call start()/stop(). `get()` returns the next Frame, or None at the end
+    of a file (or after stop()).
+    """
+
+    def __init__(self, source: int | str | Path, max_frames: int | None = None, file_queue_size: int = 4):
+        self._cap, self.info = open_capture(source)
+        self._max_frames = max_frames
+        # A live source keeps one slot (the newest frame); a file blocks the reader instead of dropping.
+        self._queue: queue.Queue = queue.Queue(maxsize=1 if self.info.live else file_queue_size)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self._lock = threading.Lock()
+        self.frames_read = 0
+        self.frames_dropped = 0
+        self.read_error: str | None = None
+
+    def start(self) -> "CaptureThread":
+        self._thread.start()
+        return self
+
+    def __enter__(self) -> "CaptureThread":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._drain()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+        self._cap.release()
+
+    def get(self, timeout: float | None = None) -> Frame | None:
+        """The next frame; None at the end of the source. Raises queue.Empty on timeout."""
+        item = self._queue.get(timeout=timeout)
+        if item is _END:
+            self._queue.put(_END)  # stay at the end for any later call
+            return None
+        return item
+
+    def seek(self, frame_index: int) -> None:
+        """Jump to a frame of a file (used by the GUI's position slider)."""
+        if self.info.live:
+            return
+        with self._lock:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, frame_index))
+            self._next_index = max(0, frame_index)
+            self._drain()
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                if self._queue.get_nowait() is _END:
+                    self._queue.put_nowait(_END)
+                    return
+        except (queue.Empty, queue.Full):
+            pass
+
+    def _run(self) -> None:
+        start = time.perf_counter()
+        self._next_index = 0
+        try:
+            while not self._stop.is_set():
+                if self._max_frames is not None and self.frames_read >= self._max_frames:
+                    break
+                with self._lock:
+                    ok, image = self._cap.read()
+                    index = self._next_index
+                    self._next_index += 1
+                if not ok or image is None:
+                    if self.info.live:
+                        self.read_error = f"{self.info.description} stopped delivering frames"
+                        log.warning(self.read_error)
+                    break
+                now = time.perf_counter()
+                timestamp = (now - start) if self.info.live else index / self.info.fps
+                frame = Frame(index=index, timestamp=timestamp, image=image, captured_at=now)
+                self.frames_read += 1
+                self._hand_over(frame)
+        finally:
+            self._put_end()
+
+    def _hand_over(self, frame: Frame) -> None:
+        if self.info.live:
+            try:
+                self._queue.put_nowait(frame)
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()  # the consumer was too slow: the stale frame goes
+                    self.frames_dropped += 1
+                except queue.Empty:
+                    pass
+                self._queue.put_nowait(frame)
+            return
+        while not self._stop.is_set():
+            try:
+                self._queue.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _put_end(self) -> None:
+        while True:
+            try:
+                self._queue.put(_END, timeout=0.1)
+                return
+            except queue.Full:
+                if self._stop.is_set():  # nobody will read the rest
+                    try:
+                        self._queue.get_nowait()
+                    except queue.Empty:
+                        pass

@@ -1,0 +1,68 @@
+"""Face detection with MediaPipe BlazeFace (its model ships inside the mediapipe==0.10.21 wheel).
+
+The detector only starts a track; after that the tracker follows the face from its own landmarks.
+Detectors are pluggable: anything with `detect(image) -> list[Detection]` and `close()` works.
+"""
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from occface_core.native_logs import quiet_native_stderr
+from occface_core.types import Box
+
+from .types import Detection
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+class FaceDetector(Protocol):
+    def detect(self, image: np.ndarray) -> list[Detection]: ...
+
+    def close(self) -> None: ...
+
+
+class BlazeFaceDetector:
+    """BlazeFace; `full_range` suits faces far from the camera, the short-range model is faster."""
+
+    def __init__(self, min_score: float = 0.5, full_range: bool = True):
+        with quiet_native_stderr():
+            import mediapipe as mp
+
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=1 if full_range else 0, min_detection_confidence=min_score)
+            self._detector.process(np.zeros((64, 64, 3), np.uint8))  # start the graph while silenced
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        h, w = image.shape[:2]
+        result = self._detector.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        detections = []
+        for det in result.detections or []:
+            rel = det.location_data.relative_bounding_box
+            box = Box(rel.xmin * w, rel.ymin * h, (rel.xmin + rel.width) * w, (rel.ymin + rel.height) * h)
+            detections.append(Detection(box=box, score=float(det.score[0])))
+        return detections
+
+    def close(self) -> None:
+        self._detector.close()
+
+
+# Where the box of the 68 landmarks sits relative to a BlazeFace box (medians over 366 helen/afw train
+# crops): 9.4 % of the height lower, 0.90 of the width and 0.88 of the height. The tracker's ROI is
+# the landmark box enlarged, so a detection is first turned into the landmark box it implies.
+_LANDMARK_BOX_SHIFT_Y, _LANDMARK_BOX_SCALE_W, _LANDMARK_BOX_SCALE_H = 0.094, 0.904, 0.884
+
+
+def landmark_box_from_detection(box: Box) -> Box:
+    cx, cy = box.center
+    cy += _LANDMARK_BOX_SHIFT_Y * box.height
+    hw, hh = box.width * _LANDMARK_BOX_SCALE_W / 2, box.height * _LANDMARK_BOX_SCALE_H / 2
+    return Box(cx - hw, cy - hh, cx + hw, cy + hh)
+
+
+def largest(detections: list[Detection]) -> Detection | None:
+    """One face is tracked: the largest at detection time."""
+    return max(detections, key=lambda d: d.box.area, default=None)

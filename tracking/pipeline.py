@@ -1,0 +1,210 @@
+"""The headless pipeline: capture → tracker → smoother → stages (retargeting) → sinks (OSC, recording).
+
+It never imports Qt; the GUI runs the same `Pipeline` on a worker thread. Stages enrich a FaceResult
+(`process(result)`); sinks consume it (`send(result)`, `close()`, `stats()`). A sink that raises is
+logged and counted but never stops tracking or the other sinks.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import statistics
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from occface_core.backends import LandmarkBackend
+
+from .capture import CaptureThread
+from .detector import FaceDetector
+from .smoother import LandmarkKalmanSmoother, SmootherOptions
+from .tracker import FaceTracker, TrackerOptions
+from .types import FaceResult, Frame
+
+log = logging.getLogger(__name__)
+
+
+class Stage(Protocol):
+    def process(self, result: FaceResult) -> None: ...
+
+
+class Sink(Protocol):
+    def send(self, result: FaceResult) -> None: ...
+
+    def close(self) -> None: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    tracker: TrackerOptions = TrackerOptions()
+    smoother: SmootherOptions = SmootherOptions()
+    smoothing: bool = True
+
+
+@dataclass
+class RunSummary:
+    source: str = ""
+    model: str = ""
+    frames_read: int = 0
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    detector_calls: int = 0
+    frames_with_face: int = 0
+    wall_seconds: float = 0.0
+    stage_median_ms: dict[str, float] = field(default_factory=dict)
+    sinks: list[dict[str, Any]] = field(default_factory=list)
+    sink_errors: int = 0
+    interrupted: bool = False
+    source_error: str | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames_processed / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    @property
+    def detector_share(self) -> float:
+        return self.detector_calls / self.frames_processed if self.frames_processed else 0.0
+
+    @property
+    def face_share(self) -> float:
+        return self.frames_with_face / self.frames_processed if self.frames_processed else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "model": self.model,
+            "frames_read": self.frames_read, "frames_processed": self.frames_processed,
+            "frames_dropped": self.frames_dropped, "detector_calls": self.detector_calls,
+            "detector_share": round(self.detector_share, 4),
+            "frames_with_face": self.frames_with_face, "face_share": round(self.face_share, 4),
+            "wall_seconds": round(self.wall_seconds, 3), "fps": round(self.fps, 2),
+            "stage_median_ms": {k: round(v, 3) for k, v in self.stage_median_ms.items()},
+            "sinks": self.sinks, "sink_errors": self.sink_errors,
+            "interrupted": self.interrupted, "source_error": self.source_error,
+        }
+
+
+class Pipeline:
+    """Processes frames one by one; `run()` drives it from a CaptureThread until the end or a stop."""
+
+    def __init__(self, backend: LandmarkBackend, detector: FaceDetector, options: PipelineOptions | None = None,
+                 stages: list[Stage] | None = None, sinks: list[Sink] | None = None):
+        self.options = options or PipelineOptions()
+        self.backend = backend
+        self.detector = detector
+        self.tracker = FaceTracker(backend, detector, self.options.tracker)
+        self.smoother = LandmarkKalmanSmoother(self.options.smoother)
+        self.stages: list[Stage] = list(stages or [])
+        self.sinks: list[Sink] = list(sinks or [])
+        self._timings: dict[str, list[float]] = {}
+        self._recent = deque(maxlen=30)  # perf_counter of recent frames, for the FPS figure
+        self.frames_processed = 0
+        self.frames_with_face = 0
+        self.sink_errors = 0
+
+    # -- one frame -------------------------------------------------------------------------------
+    def process(self, frame: Frame) -> FaceResult:
+        t0 = time.perf_counter()
+        step = self.tracker.process(frame.image)
+        h, w = frame.image.shape[:2]
+        result = FaceResult(frame_index=frame.index, timestamp=frame.timestamp, captured_at=frame.captured_at,
+                            frame_size=(w, h), has_face=step.prediction is not None, detected=step.detected,
+                            roi=step.roi, timings_ms=dict(step.timings_ms), image=frame.image)
+        if step.prediction is not None:
+            pred = step.prediction
+            result.raw_points = pred.points
+            result.visibility = pred.visibility
+            result.face_score = pred.face_score
+            t1 = time.perf_counter()
+            if step.new_track:
+                self.smoother.reset()
+            result.points = (self.smoother.update(pred.points, pred.visibility, frame.timestamp)
+                             if self.options.smoothing else pred.points)
+            result.timings_ms["smooth"] = (time.perf_counter() - t1) * 1000
+        else:
+            self.smoother.reset()
+        for stage in self.stages:
+            stage.process(result)
+        result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+
+        now = time.perf_counter()
+        self._recent.append(now)
+        if len(self._recent) >= 2:
+            result.fps = (len(self._recent) - 1) / max(self._recent[-1] - self._recent[0], 1e-6)
+        self._deliver(result)
+        self._record(result)
+        return result
+
+    def _deliver(self, result: FaceResult) -> None:
+        for sink in self.sinks:
+            try:
+                sink.send(result)
+            except Exception as exc:  # a failing output must not stop tracking or the other outputs
+                self.sink_errors += 1
+                if self.sink_errors <= 5:
+                    log.warning("output %s failed: %s", type(sink).__name__, exc)
+
+    def _record(self, result: FaceResult) -> None:
+        self.frames_processed += 1
+        self.frames_with_face += int(result.has_face)
+        for name, ms in result.timings_ms.items():
+            self._timings.setdefault(name, []).append(ms)
+
+    # -- a whole source --------------------------------------------------------------------------
+    def run(self, capture: CaptureThread, stop: threading.Event | None = None,
+            on_result: Callable[[FaceResult], None] | None = None) -> RunSummary:
+        """Process every frame the capture hands over until it ends or `stop` is set."""
+        stop = stop or threading.Event()
+        start = time.perf_counter()
+        summary = RunSummary(source=capture.info.description, model=getattr(self.backend, "name", "?"))
+        try:
+            while not stop.is_set():
+                try:
+                    frame = capture.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if frame is None:
+                    break
+                result = self.process(frame)
+                if on_result is not None:
+                    on_result(result)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            summary.interrupted = summary.interrupted or stop.is_set()
+            summary.wall_seconds = time.perf_counter() - start
+            self.close_sinks()
+        summary.frames_read = capture.frames_read
+        summary.frames_dropped = capture.frames_dropped
+        summary.source_error = capture.read_error
+        return self.fill_summary(summary)
+
+    def fill_summary(self, summary: RunSummary) -> RunSummary:
+        summary.frames_processed = self.frames_processed
+        summary.frames_with_face = self.frames_with_face
+        summary.detector_calls = self.tracker.detector_calls
+        summary.stage_median_ms = self.stage_medians()
+        summary.sinks = [_sink_stats(s) for s in self.sinks]
+        summary.sink_errors = self.sink_errors + sum(int(s.get("send_errors", 0)) for s in summary.sinks)
+        return summary
+
+    def stage_medians(self) -> dict[str, float]:
+        """Median ms per stage; 'detect' over the frames where the detector ran."""
+        return {name: statistics.median(values) for name, values in self._timings.items() if values}
+
+    def close_sinks(self) -> None:
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as exc:
+                log.warning("closing %s failed: %s", type(sink).__name__, exc)
+
+
+def _sink_stats(sink: Sink) -> dict[str, Any]:
+    try:
+        return dict(sink.stats())
+    except Exception as exc:
+        return {"sink": type(sink).__name__, "stats_error": str(exc)}

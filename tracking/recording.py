@@ -1,0 +1,175 @@
+"""Recording sinks: the annotated video and the per-frame data (JSONL or CSV).
+
+Both write as they go and flush every frame, so a run interrupted with Ctrl-C leaves a playable video
+(closed by the pipeline's shutdown) and an export that is complete up to the last processed frame.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from occface_core.layout import NUM_POINTS
+
+from .annotate import OverlayOptions, annotate
+from .types import FaceResult
+
+log = logging.getLogger(__name__)
+
+
+class OutputError(RuntimeError):
+    """An output file cannot be written; the message is fit for the user."""
+
+
+def _check_writable(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"output folder does not exist: {parent}")
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+class VideoRecorder:
+    """Writes the annotated frames to a video (.mp4 with mp4v, .avi with MJPG)."""
+
+    def __init__(self, path: Path, fps: float, frame_size: tuple[int, int], overlay: OverlayOptions | None = None):
+        self.path = Path(path)
+        _check_writable(self.path)
+        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
+        self._writer = cv2.VideoWriter(str(self.path), fourcc, fps, frame_size)
+        if not self._writer.isOpened():
+            raise OutputError(f"cannot write video {self.path} (unsupported container? use .mp4 or .avi)")
+        self._size = frame_size
+        self._overlay = overlay
+        self.frames_written = 0
+
+    def send(self, result: FaceResult) -> None:
+        if result.image is None:
+            return
+        frame = annotate(result.image, result, result.fps, self._overlay)
+        if (frame.shape[1], frame.shape[0]) != self._size:
+            frame = cv2.resize(frame, self._size)
+        self._writer.write(frame)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        self._writer.release()
+
+    def stats(self) -> dict[str, Any]:
+        return {"video": str(self.path), "frames_written": self.frames_written}
+
+
+def _plain(value: Any) -> Any:
+    """Make extras JSON-able: dataclass-like objects expose to_dict(), arrays become lists."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def frame_record(result: FaceResult) -> dict[str, Any]:
+    """The export schema of one frame (see README, "Per-frame export")."""
+    record: dict[str, Any] = {
+        "frame": result.frame_index,
+        "timestamp": round(result.timestamp, 6),
+        "has_face": result.has_face,
+        "tracked": result.has_face and not result.detected,
+        "detected": result.detected,
+        "face_score": round(float(result.face_score), 4),
+        "roi": [round(v, 2) for v in result.roi.as_list()] if result.roi is not None else None,
+        "points": np.round(result.points, 2).tolist() if result.points is not None else None,
+        "visibility": np.round(result.visibility, 4).tolist() if result.visibility is not None else None,
+    }
+    for key, value in result.extras.items():
+        record[key] = _plain(value)
+    return record
+
+
+class FrameExporter:
+    """One JSON object per line (.jsonl) or one CSV row per frame (.csv)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        _check_writable(self.path)
+        self._csv = self.path.suffix.lower() == ".csv"
+        self._file = open(self.path, "w", newline="" if self._csv else None, encoding="utf-8")
+        self._csv_writer: csv.DictWriter | None = None
+        # CSV columns are fixed by the header, and a frame without a face lacks the pose columns, so
+        # rows wait here until the first frame with a face (or a bounded count) decides the header.
+        self._pending_rows: list[dict[str, Any]] = []
+        self.frames_written = 0
+
+    def send(self, result: FaceResult) -> None:
+        record = frame_record(result)
+        if self._csv:
+            self._pending_rows.append(_flatten(record))
+            if self._csv_writer is not None or result.has_face or len(self._pending_rows) >= 300:
+                self._write_pending_rows()
+        else:
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+        self.frames_written += 1
+
+    def _write_pending_rows(self) -> None:
+        if not self._pending_rows:
+            return
+        if self._csv_writer is None:
+            fields = list(dict.fromkeys(k for row in self._pending_rows[::-1] for k in row))
+            self._csv_writer = csv.DictWriter(self._file, fieldnames=fields, extrasaction="ignore")
+            self._csv_writer.writeheader()
+        self._csv_writer.writerows(self._pending_rows)
+        self._pending_rows.clear()
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._csv:
+            self._write_pending_rows()
+        self._file.close()
+
+    def stats(self) -> dict[str, Any]:
+        return {"export": str(self.path), "frames_written": self.frames_written}
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, Any]:
+    """CSV columns: scalars as they are, nested values as key.sub / key.i, points as x0..x99 / y0..y99,
+    visibility as v0..v99."""
+    row: dict[str, Any] = {}
+    points = record.get("points") or [[None, None]] * NUM_POINTS
+    visibility = record.get("visibility") or [None] * NUM_POINTS
+    for key, value in record.items():
+        if key in ("points", "visibility"):
+            continue
+        if key == "roi":
+            for name, v in zip(("roi_x0", "roi_y0", "roi_x1", "roi_y1"), value or [None] * 4):
+                row[name] = v
+        else:
+            _flatten_into(row, key, value)
+    for i in range(NUM_POINTS):
+        row[f"x{i}"], row[f"y{i}"] = points[i]
+    for i in range(NUM_POINTS):
+        row[f"v{i}"] = visibility[i]
+    return row
+
+
+def _flatten_into(row: dict[str, Any], key: str, value: Any) -> None:
+    if isinstance(value, dict):
+        for sub, v in value.items():
+            _flatten_into(row, f"{key}.{sub}", v)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _flatten_into(row, f"{key}.{i}", v)
+    elif value is not None:
+        row[key] = value

@@ -1,0 +1,105 @@
+"""ATPN-style tracking: detect once, then follow the face from its own landmarks.
+
+With no track, the detector finds the largest face. While tracking, the next frame's region is the box
+of the last landmarks (the iBUG-68 subset, as in training) enlarged by 25 % on each side, and the
+detector is skipped. The model's face score decides: below the threshold the track is dropped and the
+detector runs again on the same frame, so a lost face costs one frame at most.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from occface_core.backends import LandmarkBackend
+from occface_core.layout import IBUG68
+from occface_core.types import Box, LandmarkPrediction
+
+from .detector import FaceDetector, landmark_box_from_detection, largest
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    roi_margin: float = 0.25        # ATPN: landmark box enlarged by 25 % per side
+    min_face_score: float = 0.7     # ATPN: below this the track is lost and the detector runs
+    refine_after_detect: bool = True  # second pass from the first landmarks, on detection frames only
+    min_roi_size: float = 16.0      # pixels; a collapsed ROI means the track is lost
+
+
+@dataclass
+class TrackStep:
+    """What the tracker did with one frame."""
+
+    prediction: LandmarkPrediction | None
+    roi: Box | None
+    detected: bool                  # the detector ran on this frame
+    new_track: bool                 # a track started on this frame (the smoother should reset)
+    timings_ms: dict[str, float]
+
+
+class FaceTracker:
+    def __init__(self, backend: LandmarkBackend, detector: FaceDetector, options: TrackerOptions | None = None):
+        self.backend = backend
+        self.detector = detector
+        self.options = options or TrackerOptions()
+        self._last_points: np.ndarray | None = None
+        self.detector_calls = 0
+        self.frames = 0
+
+    @property
+    def tracking(self) -> bool:
+        return self._last_points is not None
+
+    def reset(self) -> None:
+        self._last_points = None
+
+    def roi_from_points(self, points: np.ndarray) -> Box:
+        return Box.around_points(points[IBUG68]).enlarged(self.options.roi_margin)
+
+    def process(self, image: np.ndarray) -> TrackStep:
+        self.frames += 1
+        timings: dict[str, float] = {}
+        if self._last_points is not None:
+            roi = self.roi_from_points(self._last_points)
+            prediction = self._predict(image, roi, timings)
+            if self._accept(prediction, image):
+                self._last_points = prediction.points
+                return TrackStep(prediction, roi, detected=False, new_track=False, timings_ms=timings)
+            self._last_points = None  # lost: fall through to the detector on this same frame
+        return self._detect_and_start(image, timings)
+
+    def _detect_and_start(self, image: np.ndarray, timings: dict[str, float]) -> TrackStep:
+        t0 = time.perf_counter()
+        detection = largest(self.detector.detect(image))
+        timings["detect"] = (time.perf_counter() - t0) * 1000
+        self.detector_calls += 1
+        if detection is None:
+            return TrackStep(None, None, detected=True, new_track=False, timings_ms=timings)
+        roi = landmark_box_from_detection(detection.box).enlarged(self.options.roi_margin)
+        prediction = self._predict(image, roi, timings)
+        if self.options.refine_after_detect and self._accept(prediction, image):
+            # The detector's box only approximates the landmark box the model was trained on; one more
+            # pass from the model's own landmarks puts the first frame on the tracking footing.
+            roi = self.roi_from_points(prediction.points)
+            prediction = self._predict(image, roi, timings)
+        if not self._accept(prediction, image):
+            return TrackStep(None, roi, detected=True, new_track=False, timings_ms=timings)
+        self._last_points = prediction.points
+        return TrackStep(prediction, roi, detected=True, new_track=True, timings_ms=timings)
+
+    def _predict(self, image: np.ndarray, roi: Box, timings: dict[str, float]) -> LandmarkPrediction:
+        t0 = time.perf_counter()
+        prediction = self.backend.predict(image, roi)
+        timings["landmarks"] = timings.get("landmarks", 0.0) + (time.perf_counter() - t0) * 1000
+        return prediction
+
+    def _accept(self, prediction: LandmarkPrediction, image: np.ndarray) -> bool:
+        if prediction.face_score < self.options.min_face_score:
+            return False
+        box = Box.around_points(prediction.points[IBUG68])
+        if min(box.width, box.height) < self.options.min_roi_size:
+            return False
+        h, w = image.shape[:2]
+        cx, cy = box.center
+        return 0 <= cx < w and 0 <= cy < h  # a face whose centre left the frame is gone
