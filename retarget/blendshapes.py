@@ -1,0 +1,211 @@
+"""ARKit blendshapes from landmark geometry in a head-pose-normalised frame, relative to a neutral face.
+
+Pose normalisation: each 2D landmark is lifted back to 3D along its camera ray up to the plane parallel
+to the face through the reference head's point (its head-frame depth), in the head frame (x toward the
+subject's left, y down, z back; centimetres of the reference head). A pure head turn therefore leaves
+the head-frame points where they were, and the shapes below compare them with the calibrated neutral
+face in the same frame. All distances are divided by the neutral inter-ocular distance D (outer eye
+corners, about 9 cm), so a shape's "full" value is a fixed fraction of D.
+
+What is measured (i = landmark index of DESIGN.md's 100-point layout; "up" is -y in the head frame):
+
+| shape | measured from | full (1.0) at |
+|---|---|---|
+| eyeBlink L/R | lid opening: mean gap of (37,41) (78,79) (38,40) / (43,47) (80,81) (44,46) over eye width, as a fraction of neutral | opening <= 20 % of neutral (0 at >= 75 %) |
+| eyeWide L/R | the same opening above neutral | 150 % of neutral (0 at 115 %) |
+| eyeSquint L/R | lower lid (40,41,79 / 46,47,81) rising toward the corner line | 0.15 eye widths |
+| eyeLookIn/Out L/R | iris centre (mean of 68-72 / 73-77) left-right offset from the eye-corner midpoint, over eye width, minus neutral | 0.2 eye widths; held while the eye is closed |
+| eyeLookUp/Down L/R | iris centre up-down offset from the corner midpoint, minus neutral | 0.12 eye widths |
+| browInnerUp | inner brow ends (21, 22) rising relative to the eye corners | 0.08 D |
+| browOuterUp L/R | outer brow (25,26 / 17,18) rising | 0.08 D |
+| browDown L/R | whole brow (22-26 / 17-21) lowering | 0.05 D |
+| jawOpen | chin (8) drop (60 %) and inner-lip gap 62-66 (40 %) | 0.25 D chin drop, 0.3 D lip gap |
+| mouthClose | chin dropped but lips together: jaw-from-chin minus jaw-from-lips, dead zone 0.2 | 0.8 difference |
+| jawLeft/Right | chin (8) sideways relative to the nose bridge (27-30) | 0.06 D |
+| mouthLeft/Right | mouth centre (48,54,51,57) sideways, minus half the jaw shift | 0.06 D |
+| mouthSmile L/R | corner (54 / 48) up (and a little outward); the corners' usual drop with the jaw (35 % of the chin drop) is taken out | 0.05 D |
+| mouthFrown L/R | corner down, corrected for jaw opening | 0.04 D |
+| mouthStretch L/R | corner outward without rising | 0.06 D |
+| mouthPucker | mouth width (48-54) narrowing with lips closed | 20 % narrower |
+| mouthFunnel | mouth width narrowing with lips apart | 20 % narrower and 0.15 D gap |
+| mouthRollUpper / Lower | upper lip (51-62) / lower lip (66-57) red thinning | 60 % thinner |
+| mouthPress L/R | side lip thickness (52-63 + 65-56 / 50-61 + 67-58) thinning with lips closed | 40 % thinner |
+| mouthShrugUpper / Lower | upper-lip centre (51) / lower-lip centre (57) rising with lips closed | 0.03 D |
+| mouthUpperUp L/R | upper lip side (52,53 / 49,50) rising | 0.035 D |
+| mouthLowerDown L/R | lower lip side (55,56 / 58,59) dropping more than the chin | 0.04 D |
+| noseSneer L/R | nostril wing (34,35 / 31,32) rising relative to the nose bridge | 0.04 D |
+| cheekSquint L/R | derived, not seen: the smaller of eyeSquint and mouthSmile on that side | - |
+| cheekPuff | jaw contour width at 2-4 / 12-14 growing with lips closed; only near-frontal (approximate) | 6 % wider |
+
+Every shape except eyeBlink, jawOpen and mouthClose then passes a 10 % dead zone, v -> (v - 0.1) / 0.9,
+because a pixel of landmark noise reads as 5-15 % on the subtler shapes.
+
+Not measurable from these landmarks and always 0: jawForward (needs depth), mouthDimpleLeft/Right
+(dimples are not landmarks), tongueOut (no tongue landmark).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .arkit import neutral_blendshapes
+from .face_model import FaceModel
+from .pose import PoseFit
+
+UNMEASURED = ("jawForward", "mouthDimpleLeft", "mouthDimpleRight", "tongueOut")
+DEAD_ZONE = 0.1
+NO_DEAD_ZONE = ("eyeBlinkLeft", "eyeBlinkRight", "jawOpen", "mouthClose")  # these have their own thresholds
+
+# Per eye: corners (outer, inner), upper/lower lid pairs, lower lid points, pupil. Subject's own sides.
+EYES = {
+    "Right": {"outer": 36, "inner": 39, "pairs": ((37, 41), (78, 79), (38, 40)), "lower": (40, 41, 79),
+              "pupil": 68, "out_sign": -1.0},
+    "Left": {"outer": 45, "inner": 42, "pairs": ((43, 47), (80, 81), (44, 46)), "lower": (46, 47, 81),
+             "pupil": 73, "out_sign": 1.0},
+}
+
+
+def head_frame_points(points2d: np.ndarray, fit: PoseFit, model: FaceModel) -> np.ndarray:
+    """Lift the 2D landmarks into the head frame: (100, 3) centimetres.
+
+    Each landmark's camera ray is cut with the plane, parallel to the face (head-frame z constant), that
+    holds the reference head's point. Expressions move landmarks mostly within that plane, so a pure
+    head turn, nod or tilt leaves the lifted points where they were.
+    """
+    k = fit.camera_matrix
+    pts = np.asarray(points2d, dtype=np.float64)
+    rays = np.column_stack([(pts[:, 0] - k[0, 2]) / k[0, 0], (pts[:, 1] - k[1, 2]) / k[1, 1],
+                            np.ones(len(pts))])
+    rays_head = rays @ fit.rotation                               # R^T r for every ray (row form)
+    t_head = fit.rotation.T @ fit.tvec                            # R^T t
+    denom = rays_head[:, 2]
+    denom = np.where(np.abs(denom) < 1e-6, 1e-6, denom)           # a ray grazing the plane (|yaw| ~ 90)
+    s = (model.points[:, 2] + t_head[2]) / denom
+    return rays_head * s[:, None] - t_head
+
+
+def _clip(v: float) -> float:
+    return float(min(1.0, max(0.0, v))) if np.isfinite(v) else 0.0
+
+
+class BlendshapeMeasure:
+    """Raw (unheld) ARKit values from head-frame points and a neutral face in the same frame."""
+
+    def __call__(self, q: np.ndarray, neutral: np.ndarray, yaw_deg: float = 0.0) -> dict[str, float]:
+        n = neutral
+        d = float(np.linalg.norm(n[36, :2] - n[45, :2])) or 1.0
+        out = neutral_blendshapes()
+
+        # --- eyes ---------------------------------------------------------------------------------
+        for side, e in EYES.items():
+            def opening(p):
+                width = abs(p[e["outer"], 0] - p[e["inner"], 0]) or 1e-6
+                gap = np.mean([p[lo, 1] - p[up, 1] for up, lo in e["pairs"]])
+                return gap / width, width
+
+            o_now, width = opening(q)
+            o_neu, width_n = opening(n)
+            ratio = o_now / o_neu if o_neu > 1e-6 else 1.0
+            out[f"eyeBlink{side}"] = _clip((0.75 - ratio) / (0.75 - 0.20))
+            out[f"eyeWide{side}"] = _clip((ratio - 1.15) / 0.35)
+
+            def lower_rise(p, w):
+                corner_y = (p[e["outer"], 1] + p[e["inner"], 1]) / 2
+                return (corner_y - np.mean(p[list(e["lower"]), 1])) / w
+
+            out[f"eyeSquint{side}"] = _clip((lower_rise(q, width) - lower_rise(n, width_n)) / 0.15)
+
+            def gaze(p, w):
+                centre = (p[e["outer"], :2] + p[e["inner"], :2]) / 2
+                iris = p[e["pupil"]:e["pupil"] + 5, :2].mean(axis=0)  # pupil and its ring: less noise
+                return (iris - centre) / w
+
+            gx, gy = gaze(q, width) - gaze(n, width_n)
+            out_amount = e["out_sign"] * gx
+            out[f"eyeLookOut{side}"] = _clip(out_amount / 0.2)
+            out[f"eyeLookIn{side}"] = _clip(-out_amount / 0.2)
+            out[f"eyeLookUp{side}"] = _clip(-gy / 0.12)
+            out[f"eyeLookDown{side}"] = _clip(gy / 0.12)
+
+        # --- brows (rise relative to the eye corners, positive = up) -------------------------------
+        def brow_rise(idx, corners):
+            ref_q = np.mean(q[list(corners), 1])
+            ref_n = np.mean(n[list(corners), 1])
+            return float(np.mean((ref_q - q[list(idx), 1]) - (ref_n - n[list(idx), 1]))) / d
+
+        r_corners, l_corners = (36, 39), (42, 45)
+        out["browInnerUp"] = _clip((brow_rise((21,), r_corners) + brow_rise((22,), l_corners)) / 2 / 0.08)
+        out["browOuterUpRight"] = _clip(brow_rise((17, 18), r_corners) / 0.08)
+        out["browOuterUpLeft"] = _clip(brow_rise((25, 26), l_corners) / 0.08)
+        out["browDownRight"] = _clip(-brow_rise(range(17, 22), r_corners) / 0.05)
+        out["browDownLeft"] = _clip(-brow_rise(range(22, 27), l_corners) / 0.05)
+
+        # --- jaw and mouth ---------------------------------------------------------------------------
+        dq = (q - n) / d                                   # per-point displacement from neutral, in D
+        chin_drop = float(dq[8, 1])
+        lip_gap = float((q[66, 1] - q[62, 1]) - (n[66, 1] - n[62, 1])) / d
+        jaw_chin = chin_drop / 0.25
+        jaw_lips = lip_gap / 0.3
+        out["jawOpen"] = _clip(0.6 * jaw_chin + 0.4 * jaw_lips)
+        # Lips held together while the chin drops; a dead zone keeps ordinary jaw opening at 0.
+        out["mouthClose"] = _clip((min(jaw_chin, 1.0) - max(jaw_lips, 0.0) - 0.2) / 0.6)
+
+        nose_x_q, nose_x_n = np.mean(q[27:31, 0]), np.mean(n[27:31, 0])
+        jaw_shift = ((q[8, 0] - nose_x_q) - (n[8, 0] - nose_x_n)) / d
+        out["jawLeft"] = _clip(jaw_shift / 0.06)
+        out["jawRight"] = _clip(-jaw_shift / 0.06)
+        mouth_idx = [48, 54, 51, 57]
+        mouth_shift = ((np.mean(q[mouth_idx, 0]) - nose_x_q) - (np.mean(n[mouth_idx, 0]) - nose_x_n)) / d
+        mouth_shift -= 0.5 * jaw_shift
+        out["mouthLeft"] = _clip(mouth_shift / 0.06)
+        out["mouthRight"] = _clip(-mouth_shift / 0.06)
+
+        corner_drop_from_jaw = 0.35 * max(chin_drop, 0.0)  # corners follow the jaw a little
+        for side, corner, sign in (("Left", 54, 1.0), ("Right", 48, -1.0)):
+            outward = sign * dq[corner, 0]
+            up = -(dq[corner, 1] - corner_drop_from_jaw)
+            # A small dead zone (0.005 D, about half a millimetre) keeps landmark noise out.
+            out[f"mouthSmile{side}"] = _clip((up + 0.5 * max(outward, 0.0) - 0.005) / 0.05)
+            out[f"mouthFrown{side}"] = _clip((-up - 0.005) / 0.04)
+            out[f"mouthStretch{side}"] = _clip((outward - 2.0 * max(up, 0.0)) / 0.06)
+
+        width_q = abs(q[54, 0] - q[48, 0])
+        width_n = abs(n[54, 0] - n[48, 0]) or 1e-6
+        narrow = (width_n - width_q) / width_n
+        lips_apart = _clip(lip_gap / 0.15)
+        out["mouthPucker"] = _clip(narrow / 0.2) * (1.0 - lips_apart)
+        out["mouthFunnel"] = _clip(narrow / 0.2) * lips_apart
+
+        def thinning(a, b):
+            t_n = n[b, 1] - n[a, 1]
+            return (t_n - (q[b, 1] - q[a, 1])) / t_n if abs(t_n) > 1e-6 else 0.0
+
+        out["mouthRollUpper"] = _clip(thinning(51, 62) / 0.6)
+        out["mouthRollLower"] = _clip(thinning(66, 57) / 0.6)
+        closed = 1.0 - lips_apart
+        out["mouthPressLeft"] = _clip((thinning(52, 63) + thinning(65, 56)) / 2 / 0.4) * closed
+        out["mouthPressRight"] = _clip((thinning(50, 61) + thinning(67, 58)) / 2 / 0.4) * closed
+        out["mouthShrugUpper"] = _clip(-dq[51, 1] / 0.03) * closed
+        out["mouthShrugLower"] = _clip(-(dq[57, 1] - chin_drop) / 0.03) * closed
+        out["mouthUpperUpLeft"] = _clip(-np.mean(dq[[52, 53], 1]) / 0.035)
+        out["mouthUpperUpRight"] = _clip(-np.mean(dq[[49, 50], 1]) / 0.035)
+        out["mouthLowerDownLeft"] = _clip((np.mean(dq[[55, 56], 1]) - chin_drop) / 0.04)
+        out["mouthLowerDownRight"] = _clip((np.mean(dq[[58, 59], 1]) - chin_drop) / 0.04)
+
+        # --- nose, cheeks ---------------------------------------------------------------------------
+        bridge_y = lambda p: np.mean(p[27:31, 1])  # noqa: E731 - tiny local helper
+        wing_rise = lambda idx: -((np.mean(q[idx, 1]) - bridge_y(q)) - (np.mean(n[idx, 1]) - bridge_y(n))) / d  # noqa: E731
+        out["noseSneerLeft"] = _clip(wing_rise([34, 35]) / 0.04)
+        out["noseSneerRight"] = _clip(wing_rise([31, 32]) / 0.04)
+        out["cheekSquintLeft"] = min(out["eyeSquintLeft"], out["mouthSmileLeft"])
+        out["cheekSquintRight"] = min(out["eyeSquintRight"], out["mouthSmileRight"])
+        if abs(yaw_deg) < 20.0:  # the jaw outline is a silhouette: it slides with larger turns
+            cheek = lambda p: np.mean(p[[12, 13, 14], 0]) - np.mean(p[[2, 3, 4], 0])  # noqa: E731
+            widen = (cheek(q) - cheek(n)) / (cheek(n) or 1e-6)
+            out["cheekPuff"] = _clip(widen / 0.06) * closed
+        for name in UNMEASURED:
+            out[name] = 0.0
+        # Landmark noise of a pixel or so reads as 5-15 % on the subtler shapes: cut that floor off.
+        for name, value in out.items():
+            if name not in NO_DEAD_ZONE:
+                out[name] = _clip((value - DEAD_ZONE) / (1.0 - DEAD_ZONE))
+        return out

@@ -1,0 +1,216 @@
+"""The retarget stage: smoothed landmarks in, head pose and 52 ARKit blendshapes out, per FaceResult.
+
+    stage = RetargetStage(RetargetOptions(calibration_path=default_calibration_path("alice")))
+    for result in results:              # after the smoother
+        stage.process(result)
+        result.extras["head_pose"]      # HeadPose or None
+        result.extras["blendshapes"]    # {"eyeBlinkLeft": 0.02, ..., "tongueOut": 0.0}, ARKit order
+    stage.calibrate_neutral()           # "neutral now": the next few face frames become the neutral
+
+Steps per frame: (mirror the landmarks if the source is a mirrored view) -> weighted PnP head pose ->
+lift the landmarks into the head frame -> measure shapes against the neutral face -> hold/ease the
+regions that are occluded (and let a self-occluded eye follow the visible one at large yaw) ->
+collect frames for calibration when one is due.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from occface_core.layout import MIRROR, NUM_POINTS
+from tracking.types import FaceResult
+
+from .arkit import ARKIT_NAMES, mirror_name
+from .blendshapes import BlendshapeMeasure, head_frame_points
+from .calibration import CalibrationError, NeutralCollector, NeutralFace
+from .expression_hold import ExpressionHold, HoldOptions
+from .face_model import FaceModel, load_face_model
+from .head_pose import HeadPose, matrix_to_euler, matrix_to_quat, quat_to_matrix
+from .pose import HeadPoseEstimator, PoseOptions
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RetargetOptions", "RetargetStage", "CalibrationError", "HeadPose"]
+
+CM_PER_M = 100.0
+EYE_SHAPES_RIGHT = tuple(n for n in ARKIT_NAMES if n.startswith("eye") and n.endswith("Right"))
+EYE_SHAPES_LEFT = tuple(n for n in ARKIT_NAMES if n.startswith("eye") and n.endswith("Left"))
+
+
+@dataclass
+class RetargetOptions:
+    """focal_length_px: camera focal length in pixels; None derives it from the frame width and hfov_deg.
+    mirror: the source is a mirrored (selfie) view; landmarks are un-mirrored first so Left/Right stay
+    the subject's own.
+    auto_calibrate_seconds: seconds of near-frontal face at the start that become the neutral face
+    (0 disables); skipped when a calibration was loaded from calibration_path.
+    calibration_path: the user's neutral-face file: loaded at start when it exists (a bad file raises
+    CalibrationError), written after each new calibration.
+    neutral_now_frames: frames that calibrate_neutral() collects (median, so a blink does not count).
+    eye_follow_yaw_deg: beyond this |yaw| the far eye is self-occluded and copies the near one."""
+
+    focal_length_px: float | None = None
+    mirror: bool = False
+    auto_calibrate_seconds: float = 3.0
+    calibration_path: Path | None = None
+    neutral_now_frames: int = 5
+    hfov_deg: float = 60.0
+    eye_follow_yaw_deg: float = 35.0
+    auto_calibrate_max_angle_deg: float = 25.0
+    hold: HoldOptions = field(default_factory=HoldOptions)
+
+
+class RetargetStage:
+    """Head pose, blendshapes and calibration for one tracked face (not thread-safe: one pipeline)."""
+
+    def __init__(self, options: RetargetOptions | None = None, model: FaceModel | None = None):
+        self.options = options or RetargetOptions()
+        self.model = model or load_face_model()
+        self._pose = HeadPoseEstimator(self.model, PoseOptions(focal_length_px=self.options.focal_length_px,
+                                                               hfov_deg=self.options.hfov_deg))
+        self._measure = BlendshapeMeasure()
+        self._hold = ExpressionHold(self.options.hold)
+        self._neutral: NeutralFace | None = None
+        self._manual: NeutralCollector | None = None
+        self._auto: NeutralCollector | None = None
+        self._last_timestamp: float | None = None
+        path = self.options.calibration_path
+        if path is not None and Path(path).exists():
+            self.load_calibration(path)
+        elif self.options.auto_calibrate_seconds > 0:
+            self._auto = self._new_auto_collector()
+
+    # --- calibration -------------------------------------------------------------------------------
+    @property
+    def calibrated(self) -> bool:
+        return self._neutral is not None
+
+    @property
+    def neutral(self) -> NeutralFace | None:
+        return self._neutral
+
+    def calibrate_neutral(self) -> None:
+        """"Neutral now": the next `neutral_now_frames` face frames become the neutral face."""
+        self._manual = NeutralCollector(self.options.neutral_now_frames)
+        log.info("neutral-face calibration requested: hold a relaxed face toward the camera")
+
+    def save_calibration(self, path: Path) -> None:
+        if self._neutral is None:
+            raise CalibrationError("nothing to save: no neutral face calibrated yet")
+        self._neutral.save(Path(path))
+        log.info("neutral face saved to %s", path)
+
+    def load_calibration(self, path: Path) -> None:
+        self._set_neutral(NeutralFace.load(Path(path)), save=False)
+        log.info("neutral face loaded from %s", path)
+
+    def _set_neutral(self, neutral: NeutralFace, save: bool = True) -> None:
+        self._neutral = neutral
+        self._auto = None
+        if save and self.options.calibration_path is not None:
+            try:
+                self.save_calibration(self.options.calibration_path)
+            except OSError as exc:  # a read-only folder must not stop tracking
+                log.warning("could not save the calibration to %s: %s", self.options.calibration_path, exc)
+
+    def _new_auto_collector(self) -> NeutralCollector:
+        return NeutralCollector(min_frames=10, min_seconds=self.options.auto_calibrate_seconds)
+
+    # --- per frame ---------------------------------------------------------------------------------
+    def process(self, result: FaceResult) -> None:
+        start = time.perf_counter()
+        dt = self._dt(result.timestamp)
+        pose: HeadPose | None = None
+        shapes: dict[str, float]
+        if result.has_face and result.points is not None:
+            pose, shapes = self._process_face(result, dt)
+        else:
+            self._pose.reset()
+            shapes = self._hold.update(None, set(), dt)
+        result.extras["head_pose"] = pose
+        result.extras["blendshapes"] = shapes
+        result.extras["calibrated"] = self.calibrated
+        result.timings_ms["retarget"] = (time.perf_counter() - start) * 1000.0
+
+    def _dt(self, timestamp: float) -> float:
+        last, self._last_timestamp = self._last_timestamp, float(timestamp)
+        if last is None or not math.isfinite(timestamp) or not 0.0 < timestamp - last < 1.0:
+            return 1.0 / 30.0  # first frame, a seek or a clock jump: assume one frame at 30 fps
+        return float(timestamp - last)
+
+    def _process_face(self, result: FaceResult, dt: float) -> tuple[HeadPose | None, dict[str, float]]:
+        points = np.asarray(result.points, dtype=np.float64).reshape(NUM_POINTS, 2)
+        vis = (np.ones(NUM_POINTS) if result.visibility is None
+               else np.asarray(result.visibility, dtype=np.float64).reshape(NUM_POINTS))
+        if self.options.mirror:  # un-mirror: flip x and swap left/right partners
+            points = points[MIRROR] * np.array([-1.0, 1.0]) + np.array([float(result.frame_size[0]), 0.0])
+            vis = vis[MIRROR]
+        fit = self._pose.estimate(points, vis, result.frame_size)
+        if fit is None:  # too few reliable points: treat the expression as occluded
+            return None, self._hold.update(None, set(), dt)
+
+        head_points = head_frame_points(points, fit, self.model)
+        pitch, yaw, roll = matrix_to_euler(fit.rotation)
+        neutral_points = self._neutral.points if self._neutral is not None else self.model.points
+        measured = self._measure(head_points, neutral_points, yaw_deg=yaw)
+        occluded = self._hold.occluded_regions(self._hold.region_visibility(vis))
+        measured, occluded = self._eyes_follow(measured, occluded, yaw)
+        shapes = self._hold.update(measured, occluded, dt)
+
+        translation_m = fit.tvec / CM_PER_M
+        self._collect_calibration(head_points, fit.rotation, translation_m, dt, pitch, yaw, occluded)
+        pose = self._head_pose(fit.rotation, translation_m, (pitch, yaw, roll), fit.rms_px, fit.points_used)
+        return pose, shapes
+
+    def _eyes_follow(self, measured: dict[str, float], occluded: set[str], yaw: float):
+        """At large yaw the far eye is hidden behind the nose: copy the near eye (blinks are bilateral)
+        instead of holding. Yaw > 0 turns toward the subject's left, so the left eye is then the far one."""
+        far, near = ("left", "right") if yaw > 0 else ("right", "left")
+        beyond = abs(yaw) >= self.options.eye_follow_yaw_deg
+        half_turned_and_hidden = abs(yaw) >= 0.6 * self.options.eye_follow_yaw_deg and f"eye_{far}" in occluded
+        if not (beyond or half_turned_and_hidden) or f"eye_{near}" in occluded:
+            return measured, occluded
+        measured = dict(measured)
+        for name in (EYE_SHAPES_LEFT if far == "left" else EYE_SHAPES_RIGHT):
+            source = mirror_name(name)
+            # In/Out swap sides with the eye (looking to one side is "in" for one eye, "out" for the other).
+            if "LookIn" in source:
+                source = source.replace("LookIn", "LookOut")
+            elif "LookOut" in source:
+                source = source.replace("LookOut", "LookIn")
+            measured[name] = measured[source]
+        return measured, occluded - {f"eye_{far}"}
+
+    def _collect_calibration(self, head_points, rotation, translation_m, dt, pitch, yaw, occluded) -> None:
+        if self._manual is not None:
+            self._manual.add(head_points, rotation, translation_m, dt)
+            if self._manual.ready():
+                self._set_neutral(self._manual.result())
+                self._manual = None
+                log.info("neutral face calibrated (neutral now)")
+        elif self._auto is not None:
+            limit = self.options.auto_calibrate_max_angle_deg
+            if abs(pitch) <= limit and abs(yaw) <= limit and not occluded:
+                self._auto.add(head_points, rotation, translation_m, dt)
+                if self._auto.ready():
+                    self._set_neutral(self._auto.result())
+                    log.info("neutral face calibrated automatically from %d frames", self._neutral.frames)
+
+    def _head_pose(self, rotation: np.ndarray, translation_m: np.ndarray, euler, rms: float,
+                   used: int) -> HeadPose:
+        if self._neutral is not None:
+            rel_rot = rotation @ quat_to_matrix(self._neutral.rotation).T
+            rel_t = translation_m - np.asarray(self._neutral.translation_m)
+        else:
+            rel_rot, rel_t = rotation, np.zeros(3)
+        return HeadPose(quaternion=matrix_to_quat(rotation),
+                        euler_deg=tuple(float(a) for a in euler),  # type: ignore[arg-type]
+                        translation=tuple(float(v) for v in translation_m),  # type: ignore[arg-type]
+                        rotation_from_neutral=matrix_to_quat(rel_rot),
+                        translation_from_neutral=tuple(float(v) for v in rel_t),  # type: ignore[arg-type]
+                        reprojection_error_px=float(rms), points_used=int(used))

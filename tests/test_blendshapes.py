@@ -1,0 +1,169 @@
+"""Blendshapes on synthetic landmark sets built from the reference head (real values asserted)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from occface_core.layout import MIRROR
+from retarget.arkit import ARKIT_NAMES
+from retarget.blendshapes import UNMEASURED
+from retarget.face_model import load_face_model
+from retarget.stage import RetargetOptions, RetargetStage
+from retarget.synthetic import close_eyes, face_result, open_jaw, project
+
+FRAME = (640, 480)
+MOUTH = list(range(48, 68)) + list(range(82, 86)) + [7, 8, 9]
+EXPRESSION = [n for n in ARKIT_NAMES]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_face_model()
+
+
+def new_stage(model, **kw):
+    kw.setdefault("auto_calibrate_seconds", 0)
+    return RetargetStage(RetargetOptions(**kw), model=model)
+
+
+def shapes_for(stage, points3d, angles=(0, 0, 0), frame_index=0, visibility=None, repeat=1):
+    result = None
+    for k in range(repeat):
+        result = face_result(project(points3d, *angles), frame_index=frame_index + k, visibility=visibility)
+        stage.process(result)
+    return result.extras["blendshapes"]
+
+
+def test_all_52_names_in_arkit_order_and_in_range(model):
+    shapes = shapes_for(new_stage(model), open_jaw(close_eyes(model.points, 0.5)), (5, 20, 0))
+    assert list(shapes) == list(ARKIT_NAMES) and len(shapes) == 52
+    assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in shapes.values())
+    for name in UNMEASURED:
+        assert shapes[name] == 0.0
+
+
+def test_neutral_face_reads_neutral(model):
+    shapes = shapes_for(new_stage(model), model.points)
+    assert max(shapes.values()) < 0.05
+
+
+def test_eyes_closed_blink_open_do_not(model):
+    stage = new_stage(model)
+    closed = shapes_for(stage, close_eyes(model.points), frame_index=0)
+    assert closed["eyeBlinkLeft"] > 0.9 and closed["eyeBlinkRight"] > 0.9
+    opened = shapes_for(stage, model.points, frame_index=1)
+    assert opened["eyeBlinkLeft"] < 0.1 and opened["eyeBlinkRight"] < 0.1
+    half = shapes_for(stage, close_eyes(model.points, 0.5), frame_index=2)
+    assert 0.2 < half["eyeBlinkLeft"] < 0.8
+
+
+def test_one_eye_wink_is_the_subjects_own_side(model):
+    shapes = shapes_for(new_stage(model), close_eyes(model.points, which="left"))
+    assert shapes["eyeBlinkLeft"] > 0.9 and shapes["eyeBlinkRight"] < 0.1
+
+
+def test_mirrored_view_is_an_option_not_an_accident(model):
+    # A mirrored (selfie) camera shows the subject's left eye where a right eye would be; a landmark
+    # model then labels it as the right eye. mirror=True undoes that.
+    pts = project(close_eyes(model.points, which="left"), 0, 10, 0)
+    mirrored = (pts * np.array([-1.0, 1.0]) + np.array([FRAME[0], 0.0]))[MIRROR]
+    plain = new_stage(model)
+    plain.process(r := face_result(mirrored))
+    assert r.extras["blendshapes"]["eyeBlinkRight"] > 0.9  # the accident, without the option
+    fixed = new_stage(model, mirror=True)
+    fixed.process(r := face_result(mirrored))
+    assert r.extras["blendshapes"]["eyeBlinkLeft"] > 0.9 and r.extras["blendshapes"]["eyeBlinkRight"] < 0.1
+    assert r.extras["head_pose"].euler_deg[1] == pytest.approx(10, abs=0.5)
+
+
+def test_open_jaw_raises_jaw_open_not_blinks(model):
+    shapes = shapes_for(new_stage(model), open_jaw(model.points, 2.0))
+    assert shapes["jawOpen"] > 0.6
+    assert shapes["eyeBlinkLeft"] < 0.1 and shapes["eyeBlinkRight"] < 0.1
+    others = {k: v for k, v in shapes.items() if k != "jawOpen"}
+    assert max(others.values()) < 0.2, others
+
+
+@pytest.mark.parametrize("angles", [(0, 30, 0), (0, -30, 0), (15, 30, 0), (0, 20, 10)])
+def test_head_turn_alone_does_not_move_expressions(model, angles):
+    stage = new_stage(model)
+    for face in (model.points, close_eyes(model.points, 0.5), open_jaw(model.points, 1.2)):
+        frontal = shapes_for(stage, face, (0, 0, 0), frame_index=0, repeat=3)
+        turned = shapes_for(new_stage(model), face, angles, frame_index=0, repeat=3)
+        diffs = {k: abs(frontal[k] - turned[k]) for k in EXPRESSION}
+        assert max(diffs.values()) <= 0.1, sorted(diffs.items(), key=lambda kv: -kv[1])[:3]
+
+
+def test_gaze_from_the_irises(model):
+    p = np.array(model.points)
+    eye_width = abs(p[36, 0] - p[39, 0])
+    p[68:78, 0] -= 0.2 * eye_width  # both irises toward the subject's right
+    shapes = shapes_for(new_stage(model), p)
+    assert shapes["eyeLookOutRight"] > 0.7 and shapes["eyeLookInLeft"] > 0.7
+    assert shapes["eyeLookInRight"] == 0.0 and shapes["eyeLookOutLeft"] == 0.0
+    p = np.array(model.points)
+    p[68:78, 1] -= 0.12 * eye_width  # up
+    shapes = shapes_for(new_stage(model), p)
+    assert shapes["eyeLookUpLeft"] > 0.7 and shapes["eyeLookUpRight"] > 0.7 and shapes["eyeLookDownLeft"] == 0
+
+
+def test_brows_and_smile(model):
+    d = model.interocular_cm
+    p = np.array(model.points)
+    p[17:27, 1] -= 0.1 * d
+    shapes = shapes_for(new_stage(model), p)
+    assert shapes["browInnerUp"] > 0.8 and shapes["browOuterUpLeft"] > 0.8 and shapes["browOuterUpRight"] > 0.8
+    assert shapes["browDownLeft"] == 0.0
+    p = np.array(model.points)
+    p[[48, 60], :2] += np.array([-0.03, -0.05]) * d   # right corner up and out
+    p[[54, 64], :2] += np.array([0.03, -0.05]) * d    # left corner up and out
+    shapes = shapes_for(new_stage(model), p)
+    assert shapes["mouthSmileLeft"] > 0.7 and shapes["mouthSmileRight"] > 0.7
+    assert shapes["mouthFrownLeft"] == 0.0 and shapes["jawOpen"] < 0.1
+
+
+def test_occluded_mouth_holds_then_eases_to_neutral(model):
+    stage = new_stage(model)
+    open_face = open_jaw(model.points, 2.0)
+    before = shapes_for(stage, open_face, frame_index=0, repeat=10)["jawOpen"]
+    assert before > 0.6
+    # A hand covers the mouth: its points are flagged and jump to where the hand edge is (closed mouth).
+    vis = np.ones(100)
+    vis[MOUTH] = 0.05
+    held = []
+    for k in range(10, 100):  # 3 s at 30 fps
+        result = face_result(project(model.points, 0, 0, 0), frame_index=k, visibility=vis)
+        stage.process(result)
+        held.append(result.extras["blendshapes"]["jawOpen"])
+        assert result.extras["blendshapes"]["eyeBlinkLeft"] < 0.1
+    assert held[0] == pytest.approx(before, abs=0.02)        # holds, no twitch toward the hand
+    assert held[5] == pytest.approx(before, abs=0.02)        # still held after ~0.2 s
+    assert all(b <= a + 1e-9 for a, b in zip(held, held[1:]))  # then only eases down
+    assert held[-1] < 0.05                                    # and reaches neutral
+    # Visible again: glides back to the measurement within a few frames.
+    values = [shapes_for(stage, open_face, frame_index=100 + k)["jawOpen"] for k in range(8)]
+    assert values[0] < values[-1] and values[-1] == pytest.approx(before, abs=0.05)
+
+
+def test_far_eye_follows_the_near_eye_at_large_yaw(model):
+    vis = np.ones(100)
+    vis[list(range(42, 48)) + [80, 81] + list(range(73, 78))] = 0.1  # left eye hidden behind the nose
+    face = close_eyes(model.points, which="right")  # right eye closed; the left eye's points lie open
+    shapes = shapes_for(new_stage(model), face, (0, 50, 0), visibility=vis, repeat=3)
+    assert shapes["eyeBlinkRight"] > 0.9 and shapes["eyeBlinkLeft"] > 0.9
+    # Frontal, a hidden eye is not copied: it holds (here: its neutral value).
+    shapes = shapes_for(new_stage(model), face, (0, 0, 0), visibility=vis, repeat=3)
+    assert shapes["eyeBlinkRight"] > 0.9 and shapes["eyeBlinkLeft"] < 0.1
+
+
+def test_no_face_eases_to_neutral_without_pose(model):
+    stage = new_stage(model)
+    shapes_for(stage, open_jaw(close_eyes(model.points), 2.0), frame_index=0, repeat=5)
+    values = []
+    for k in range(5, 95):
+        result = face_result(None, frame_index=k)
+        stage.process(result)
+        assert result.extras["head_pose"] is None
+        values.append(result.extras["blendshapes"]["eyeBlinkLeft"])
+    assert values[0] > 0.9 and values[-1] < 0.02
+    assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))

@@ -1,0 +1,102 @@
+"""Neutral-face calibration: neutral now, automatic over the first seconds, saved and reloaded per user."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from retarget.calibration import CalibrationError, NeutralFace, default_calibration_path
+from retarget.face_model import load_face_model
+from retarget.head_pose import matrix_to_euler, quat_to_matrix
+from retarget.stage import RetargetOptions, RetargetStage
+from retarget.synthetic import close_eyes, face_result, project
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_face_model()
+
+
+def run(stage, points3d, angles=(0, 0, 0), start=0, frames=1, fps=30.0):
+    result = None
+    for k in range(frames):
+        result = face_result(project(points3d, *angles), frame_index=start + k, fps=fps)
+        stage.process(result)
+    return result
+
+
+def test_neutral_now_makes_the_users_resting_face_neutral(model):
+    hooded = close_eyes(model.points, 0.45)  # this user's relaxed eyes are narrower than the mean face
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
+    before = run(stage, hooded).extras["blendshapes"]
+    assert before["eyeBlinkLeft"] > 0.3 and not stage.calibrated
+    stage.calibrate_neutral()
+    run(stage, hooded, start=1, frames=stage.options.neutral_now_frames)
+    assert stage.calibrated
+    after = run(stage, hooded, start=10, frames=12).extras["blendshapes"]
+    assert after["eyeBlinkLeft"] < 0.05 and after["eyeBlinkRight"] < 0.05
+    closed = run(stage, close_eyes(model.points), start=30).extras["blendshapes"]
+    assert closed["eyeBlinkLeft"] > 0.9
+
+
+def test_automatic_calibration_over_the_first_seconds(model, tmp_path):
+    path = tmp_path / "alice.json"
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=1.0, calibration_path=path), model=model)
+    run(stage, model.points, angles=(0, 50, 0), frames=40)  # turned far away: not a neutral sample
+    assert not stage.calibrated
+    result = run(stage, model.points, angles=(-12, 5, 0), start=40, frames=20)
+    assert not stage.calibrated and result.extras["calibrated"] is False  # 0.63 s so far
+    result = run(stage, model.points, angles=(-12, 5, 0), start=60, frames=12)
+    assert stage.calibrated and result.extras["calibrated"] is True
+    assert path.is_file(), "a new calibration is saved for the user"
+    # The neutral head pose (camera above the screen) becomes the avatar's rest pose.
+    result = run(stage, model.points, angles=(-12, 5, 0), start=80)
+    rel = matrix_to_euler(quat_to_matrix(result.extras["head_pose"].rotation_from_neutral))
+    assert np.allclose(rel, 0, atol=0.2)
+    assert np.allclose(result.extras["head_pose"].translation_from_neutral, 0, atol=1e-4)
+
+
+def test_save_and_reload_per_user(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    path = default_calibration_path("bob smith")
+    assert path == tmp_path / "occface" / "neutral-bob_smith.json"
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
+    with pytest.raises(CalibrationError):
+        stage.save_calibration(path)  # nothing calibrated yet
+    stage.calibrate_neutral()
+    run(stage, close_eyes(model.points, 0.4), angles=(0, 10, 0), frames=5)
+    stage.save_calibration(path)
+    data = json.loads(path.read_text())
+    assert data["format"] == "occface-neutral" and len(data["points_head_cm"]) == 100
+    # A new session for the same user starts calibrated, with no automatic collection.
+    again = RetargetStage(RetargetOptions(calibration_path=path), model=model)
+    assert again.calibrated
+    assert np.allclose(again.neutral.points, stage.neutral.points, atol=1e-4)
+    shapes = run(again, close_eyes(model.points, 0.4), angles=(0, 10, 0)).extras["blendshapes"]
+    assert shapes["eyeBlinkLeft"] < 0.05
+    other = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
+    other.load_calibration(path)
+    assert other.calibrated
+
+
+@pytest.mark.parametrize("content, words", [
+    ("not json", "not valid JSON"),
+    (json.dumps({"format": "something-else"}), "not an OccFace"),
+    (json.dumps({"format": "occface-neutral", "version": 99}), "unsupported"),
+    (json.dumps({"format": "occface-neutral", "version": 1, "points_head_cm": [[0, 0, 0]] * 68,
+                 "rotation": [0, 0, 0, 1], "translation_m": [0, 0, 0.6]}), "100 finite"),
+    (json.dumps({"format": "occface-neutral", "version": 1, "points_head_cm": [[0, 0, 0]] * 100,
+                 "rotation": [0, 0, 0, 3], "translation_m": [0, 0, 0.6]}), "unit quaternion"),
+    (json.dumps({"format": "occface-neutral", "version": 1}), "missing or malformed"),
+])
+def test_bad_calibration_files_raise_one_clear_error(tmp_path, content, words, model):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(CalibrationError) as info:
+        NeutralFace.load(path)
+    assert words in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(CalibrationError):
+        RetargetStage(RetargetOptions(calibration_path=path), model=model)
+    with pytest.raises(CalibrationError, match="not found"):
+        NeutralFace.load(tmp_path / "missing.json")

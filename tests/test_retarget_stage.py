@@ -1,0 +1,76 @@
+"""End to end: RetargetStage output streamed by the OSC senders to a real python-osc server."""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+
+from retarget.arkit import ARKIT_NAMES
+from retarget.face_model import load_face_model
+from retarget.osc import create_sender
+from retarget.stage import RetargetOptions, RetargetStage
+from retarget.synthetic import close_eyes, face_result, open_jaw, project
+
+from test_osc import FakeClock, RecordingServer, messages_of
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_face_model()
+
+
+@pytest.fixture
+def server():
+    srv = RecordingServer()
+    yield srv
+    srv.stop()
+
+
+def test_stage_to_vmc_face_then_no_face(model, server):
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
+    clock = FakeClock()
+    sender = create_sender(f"vmc://127.0.0.1:{server.port}?rate=30", clock=clock)
+    face = open_jaw(close_eyes(model.points), 2.0)
+    for k in range(3):
+        result = face_result(project(face, 0, 20, 0), frame_index=k)
+        stage.process(result)
+        sender.send(result)
+        clock.t += 1 / 30
+    dgrams = server.wait_for(3)
+    assert len(dgrams) == 3
+    msgs = messages_of(dgrams[-1])
+    vals = {m.params[0]: m.params[1] for m in msgs if m.address == "/VMC/Ext/Blend/Val"}
+    assert list(vals) == list(ARKIT_NAMES)
+    assert vals["eyeBlinkLeft"] > 0.9 and vals["jawOpen"] > 0.6
+    head = next(m for m in msgs if m.address == "/VMC/Ext/Bone/Pos").params
+    assert math.isclose(float(np.linalg.norm(head[4:8])), 1.0, abs_tol=1e-5)
+    ok = next(m for m in msgs if m.address == "/VMC/Ext/OK").params
+    assert list(ok) == [1, 2, 0, 1]  # loaded, not calibrated yet (auto calibration off), tracking
+    # The face is lost: status 0, shapes ease to neutral, and once settled nothing stale is flooded.
+    for k in range(3, 3 + 150):  # 5 s at 30 fps
+        result = face_result(None, frame_index=k)
+        stage.process(result)
+        if sender.send(result):
+            time.sleep(0.002)  # pace the bursts: the fake clock sends faster than the receiver reads
+        clock.t += 1 / 30
+    sent = sender.stats()["sent"]
+    dgrams = server.wait_for(sent)
+    assert len(dgrams) == sent < 3 + 150
+    first_lost = messages_of(dgrams[3])
+    assert next(m for m in first_lost if m.address == "/VMC/Ext/OK").params[3] == 0
+    blinks = [next(m.params[1] for m in messages_of(d) if m.address == "/VMC/Ext/Blend/Val") for d in dgrams[3:]]
+    assert blinks[0] > 0.8 and blinks[-1] < 0.01
+    assert all(b <= a + 1e-6 for a, b in zip(blinks, blinks[1:]))
+    sender.close()
+
+
+def test_extras_are_exportable_per_frame(model):
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
+    result = face_result(project(model.points, 0, 0, 0))
+    stage.process(result)
+    row = {"head_pose": result.extras["head_pose"].to_dict(), "blendshapes": result.extras["blendshapes"]}
+    assert json.loads(json.dumps(row))["blendshapes"]["jawOpen"] == pytest.approx(0.0, abs=0.05)
+    assert "retarget" in result.timings_ms
