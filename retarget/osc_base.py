@@ -29,7 +29,7 @@ so receivers still see the stream is alive without being flooded with stale valu
 
 _LATENCY_WINDOW = 2000
 
-Packet = OscBundle | OscMessage
+Packet = OscBundle | OscMessage | Any  # anything with the encoded bytes in `.dgram`
 
 
 class OscSender(ABC):

@@ -25,8 +25,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
-from pythonosc.osc_message_builder import OscMessageBuilder
 
 from occface_core.layout import NUM_POINTS
 from tracking.types import FaceResult
@@ -34,38 +32,37 @@ from tracking.types import FaceResult
 from .arkit import ARKIT_NAMES
 from .head_pose import HeadPose
 from .osc_base import OscSender, Packet
+from .osc_encode import Datagram, encode_bundle, encode_message, osc_string
 
 RAW_ADDRESSES = ("/occface/frame", "/occface/face", "/occface/points", "/occface/head/quat",
                  "/occface/head/euler", "/occface/head/pos", "/occface/blend")
 
 
-def _message(address: str, values: Sequence[object]):
-    builder = OscMessageBuilder(address=address)
-    for v in values:
-        builder.add_arg(v)
-    return builder.build()
+def _floats(address: str, values: np.ndarray) -> bytes:
+    """A message of many float32 arguments, packed in one go."""
+    v = np.asarray(values, dtype=">f4").ravel()
+    return osc_string(address) + osc_string("," + "f" * v.size) + v.tobytes()
 
 
 class RawSender(OscSender):
     """All 100 points with visibility, head pose, face score and shapes, in one bundle per frame."""
 
     def _build(self, result: FaceResult) -> Sequence[Packet]:
-        bundle = OscBundleBuilder(IMMEDIATELY)
         w, h = result.frame_size
-        bundle.add_content(_message("/occface/frame",
-                                    [int(result.frame_index), float(result.timestamp), int(w), int(h)]))
-        bundle.add_content(_message("/occface/face", [int(bool(result.has_face)), float(result.face_score)]))
+        messages = [
+            encode_message("/occface/frame", int(result.frame_index), float(result.timestamp), int(w), int(h)),
+            encode_message("/occface/face", int(bool(result.has_face)), float(result.face_score)),
+        ]
         if result.has_face and result.points is not None:
             pts = np.asarray(result.points, dtype=np.float64).reshape(NUM_POINTS, 2)
             vis = (np.asarray(result.visibility, dtype=np.float64).reshape(NUM_POINTS)
                    if result.visibility is not None else np.ones(NUM_POINTS))
-            triplets = np.column_stack([pts, vis]).ravel()
-            bundle.add_content(_message("/occface/points", [float(v) for v in triplets]))
+            messages.append(_floats("/occface/points", np.column_stack([pts, vis])))
         pose: HeadPose | None = result.extras.get("head_pose")
         if result.has_face and pose is not None:
-            bundle.add_content(_message("/occface/head/quat", [float(v) for v in pose.quaternion]))
-            bundle.add_content(_message("/occface/head/euler", [float(v) for v in pose.euler_deg]))
-            bundle.add_content(_message("/occface/head/pos", [float(v) for v in pose.translation]))
+            messages.append(_floats("/occface/head/quat", np.asarray(pose.quaternion)))
+            messages.append(_floats("/occface/head/euler", np.asarray(pose.euler_deg)))
+            messages.append(_floats("/occface/head/pos", np.asarray(pose.translation)))
         shapes = result.extras.get("blendshapes") or {}
-        bundle.add_content(_message("/occface/blend", [float(shapes.get(n, 0.0)) for n in ARKIT_NAMES]))
-        return [bundle.build()]
+        messages.append(_floats("/occface/blend", np.array([shapes.get(n, 0.0) for n in ARKIT_NAMES])))
+        return [Datagram(encode_bundle(messages))]

@@ -24,14 +24,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
-from pythonosc.osc_message_builder import OscMessageBuilder
-
 from tracking.types import FaceResult
 
 from .arkit import ARKIT_NAMES, PERFECT_SYNC_NAMES
 from .head_pose import HeadPose
 from .osc_base import OscSender, Packet
+from .osc_encode import Datagram, FloatMessageTemplate, encode_bundle, encode_message
 from .osc_target import OscTarget
 
 CALIBRATED = 3
@@ -47,11 +45,8 @@ def camera_to_unity_quaternion(q: Sequence[float]) -> tuple[float, float, float,
     return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
 
 
-def _message(address: str, *args: object) -> OscMessageBuilder:
-    builder = OscMessageBuilder(address=address)
-    for arg in args:
-        builder.add_arg(arg)
-    return builder
+_APPLY = encode_message("/VMC/Ext/Blend/Apply")
+_ROOT = encode_message("/VMC/Ext/Root/Pos", "root", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 
 
 class VmcSender(OscSender):
@@ -59,24 +54,25 @@ class VmcSender(OscSender):
 
     def __init__(self, target: OscTarget, **kwargs):
         super().__init__(target, **kwargs)
-        self._names = PERFECT_SYNC_NAMES if target.perfect_sync else ARKIT_NAMES
+        names = PERFECT_SYNC_NAMES if target.perfect_sync else ARKIT_NAMES
+        # Address, type tags and names never change: encode them once (see osc_encode).
+        self._blend = [(arkit, FloatMessageTemplate("/VMC/Ext/Blend/Val", name))
+                       for arkit, name in zip(ARKIT_NAMES, names)]
 
     def _build(self, result: FaceResult) -> Sequence[Packet]:
         shapes = result.extras.get("blendshapes") or {}
         pose: HeadPose | None = result.extras.get("head_pose")
-        bundle = OscBundleBuilder(IMMEDIATELY)
-        for arkit, name in zip(ARKIT_NAMES, self._names):
-            bundle.add_content(_message("/VMC/Ext/Blend/Val", name, float(shapes.get(arkit, 0.0))).build())
-        bundle.add_content(_message("/VMC/Ext/Blend/Apply").build())
+        messages = [template.encode(float(shapes.get(arkit, 0.0))) for arkit, template in self._blend]
+        messages.append(_APPLY)
         if pose is not None:
             pos = camera_to_unity_position(pose.translation_from_neutral)
             rot = camera_to_unity_quaternion(pose.rotation_from_neutral)
         else:  # no face: hold the head at neutral rather than repeating a stale pose
             pos, rot = (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)
-        bundle.add_content(_message("/VMC/Ext/Bone/Pos", "Head", *pos, *rot).build())
-        bundle.add_content(_message("/VMC/Ext/Root/Pos", "root", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0).build())
+        messages.append(encode_message("/VMC/Ext/Bone/Pos", "Head", *pos, *rot))
+        messages.append(_ROOT)
         calibration = CALIBRATED if result.extras.get("calibrated", False) else CALIBRATING
         tracking = 1 if (result.has_face and pose is not None) else 0
-        bundle.add_content(_message("/VMC/Ext/OK", 1, calibration, 0, tracking).build())
-        bundle.add_content(_message("/VMC/Ext/T", float(result.timestamp)).build())
-        return [bundle.build()]
+        messages.append(encode_message("/VMC/Ext/OK", 1, calibration, 0, tracking))
+        messages.append(encode_message("/VMC/Ext/T", float(result.timestamp)))
+        return [Datagram(encode_bundle(messages))]

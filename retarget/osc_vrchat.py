@@ -15,12 +15,11 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from pythonosc.osc_message_builder import OscMessageBuilder
-
 from tracking.types import FaceResult
 
 from .head_pose import HeadPose, matrix_to_euler, quat_to_matrix
 from .osc_base import KEEPALIVE_S, OscSender, Packet
+from .osc_encode import Datagram, FloatMessageTemplate
 from .osc_target import OscTarget, VRCHAT_HEAD_KEYS, default_vrchat_name_map
 
 CHANGE_EPSILON = 1.0 / 512
@@ -32,6 +31,8 @@ class VrchatSender(OscSender):
     def __init__(self, target: OscTarget, **kwargs):
         super().__init__(target, **kwargs)
         self._name_map = dict(target.name_map) if target.name_map is not None else default_vrchat_name_map()
+        self._templates = {key: FloatMessageTemplate(f"/avatar/parameters/{name}")
+                           for key, name in self._name_map.items()}
         self._last_values: dict[str, float] = {}
         self._last_full_at = -math.inf
 
@@ -61,8 +62,6 @@ class VrchatSender(OscSender):
             last = self._last_values.get(key)
             if not full and last is not None and abs(value - last) <= CHANGE_EPSILON:
                 continue
-            builder = OscMessageBuilder(address=f"/avatar/parameters/{self._name_map[key]}")
-            builder.add_arg(value)
-            packets.append(builder.build())
+            packets.append(Datagram(self._templates[key].encode(value)))
             self._last_values[key] = value
         return packets

@@ -4,83 +4,35 @@ from __future__ import annotations
 import json
 import math
 import socket
-import threading
 import time
 
 import numpy as np
 import pytest
-from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
-from pythonosc.osc_server import ThreadingOSCUDPServer
 
 from retarget.arkit import ARKIT_NAMES, PERFECT_SYNC_NAMES
 from retarget.head_pose import HeadPose, euler_to_matrix, matrix_to_quat
 from retarget.osc import KEEPALIVE_S, OscTargetError, create_sender, parse_osc_target
+from retarget.osc_receiver import RecordingReceiver, messages_of
 from tracking.types import FaceResult
-
-
-class RecordingServer(ThreadingOSCUDPServer):
-    """A real python-osc server that also keeps each datagram, so bundle boundaries and order show."""
-
-    def __init__(self):
-        self.datagrams: list[bytes] = []
-        self.dispatched: list[tuple[str, tuple]] = []
-        self._lock = threading.Lock()
-        dispatcher = Dispatcher()
-        dispatcher.set_default_handler(self._on_message)
-        super().__init__(("127.0.0.1", 0), dispatcher)
-        self.port = self.server_address[1]
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self._thread.start()
-
-    def verify_request(self, request, client_address):  # runs in the serving thread, in arrival order
-        with self._lock:
-            self.datagrams.append(request[0])
-        return super().verify_request(request, client_address)
-
-    def _on_message(self, address, *args):
-        with self._lock:
-            self.dispatched.append((address, args))
-
-    def wait_for(self, n: int, timeout: float = 2.0) -> list[bytes]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.datagrams) >= n:
-                    break
-            time.sleep(0.005)
-        time.sleep(0.05)  # let stragglers (more than n) arrive so tests can assert exact counts
-        with self._lock:
-            return list(self.datagrams)
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
 
 
 @pytest.fixture
 def server():
-    srv = RecordingServer()
+    srv = RecordingReceiver()  # a real python-osc ThreadingOSCUDPServer on 127.0.0.1:0
     yield srv
     srv.stop()
 
 
 class FakeClock:
+    """Deterministic time for the rate tests (the senders take a clock)."""
+
     def __init__(self, t: float = 1000.0):
         self.t = t
 
     def __call__(self) -> float:
         return self.t
-
-
-def messages_of(dgram: bytes) -> list[OscMessage]:
-    if OscBundle.dgram_is_bundle(dgram):
-        out = []
-        for content in OscBundle(dgram):
-            out.extend(messages_of(content.dgram) if isinstance(content, OscBundle) else [content])
-        return out
-    return [OscMessage(dgram)]
 
 
 def make_result(frame_index=1, has_face=True, shapes=None, pose=None, calibrated=True) -> FaceResult:

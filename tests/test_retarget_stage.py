@@ -14,7 +14,15 @@ from retarget.osc import create_sender
 from retarget.stage import RetargetOptions, RetargetStage
 from retarget.synthetic import close_eyes, face_result, open_jaw, project
 
-from test_osc import FakeClock, RecordingServer, messages_of
+from retarget.osc_receiver import RecordingReceiver, messages_of
+
+
+class FakeClock:
+    def __init__(self, t: float = 1000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +32,7 @@ def model():
 
 @pytest.fixture
 def server():
-    srv = RecordingServer()
+    srv = RecordingReceiver()
     yield srv
     srv.stop()
 
