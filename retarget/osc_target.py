@@ -25,6 +25,8 @@ MAX_RATE_HZ = 1000.0
 # Extra keys a VRChat name map may use besides the 52 ARKit names: head angles in degrees / 90.
 VRCHAT_HEAD_KEYS = ("headPitch", "headYaw", "headRoll")
 
+_OSC_RESERVED = set(" #*,?[]{}")  # characters OSC address patterns reserve
+
 _ALLOWED_QUERY = {"vmc": {"rate", "names"}, "vrchat": {"rate", "map"}, "raw": {"rate"}}
 
 
@@ -117,11 +119,12 @@ def load_vrchat_name_map(path: Path) -> dict[str, str]:
                                  f"or one of {', '.join(VRCHAT_HEAD_KEYS)})")
         if value is None:
             mapping.pop(key, None)
-        elif isinstance(value, str) and value and "/" not in value and " " not in value:
-            mapping[key] = value
+        elif isinstance(value, str) and value and not value.startswith("/") \
+                and not any(c in _OSC_RESERVED for c in value):
+            mapping[key] = value  # "/" inside is fine: face-tracking avatars use e.g. "FT/v2/JawOpen"
         else:
             raise OscTargetError(f"VRChat name map {path}: value for {key!r} must be a parameter name "
-                                 f"without '/' or spaces, or null")
+                                 f"(no leading '/', no spaces or any of #*,?[]{{}}), or null")
     return mapping
 
 

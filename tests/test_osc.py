@@ -102,6 +102,12 @@ def test_bad_vrchat_map_content(tmp_path):
     bad.write_text(json.dumps({"notAShape": "X"}))
     with pytest.raises(OscTargetError, match="unknown key"):
         parse_osc_target(f"vrchat://127.0.0.1?map={bad}")
+    bad.write_text(json.dumps({"jawOpen": "Jaw Open"}))
+    with pytest.raises(OscTargetError, match="parameter name"):
+        parse_osc_target(f"vrchat://127.0.0.1?map={bad}")
+    good = tmp_path / "ft.json"
+    good.write_text(json.dumps({"jawOpen": "FT/v2/JawOpen"}))  # nested names are allowed
+    assert parse_osc_target(f"vrchat://127.0.0.1?map={good}").name_map["jawOpen"] == "FT/v2/JawOpen"
 
 
 # --- VMC ------------------------------------------------------------------------------------------
