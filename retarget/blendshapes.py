@@ -45,6 +45,8 @@ Not measurable from these landmarks and always 0: jawForward (needs depth), mout
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .arkit import neutral_blendshapes
@@ -84,42 +86,46 @@ def head_frame_points(points2d: np.ndarray, fit: PoseFit, model: FaceModel) -> n
 
 
 def _clip(v: float) -> float:
-    return float(min(1.0, max(0.0, v))) if np.isfinite(v) else 0.0
+    return (1.0 if v > 1.0 else v) if v > 0.0 else 0.0  # NaN -> 0.0 as well (comparisons are False)
+
+
+def _mean(values: list[float], idx) -> float:
+    return sum(values[i] for i in idx) / len(idx)
 
 
 class BlendshapeMeasure:
-    """Raw (unheld) ARKit values from head-frame points and a neutral face in the same frame."""
+    """Raw (unheld) ARKit values from head-frame points and a neutral face in the same frame.
+
+    Plain Python floats on purpose: ~60 tiny reductions per frame cost ~1.5 ms as numpy calls and
+    ~0.2 ms as Python arithmetic.
+    """
 
     def __call__(self, q: np.ndarray, neutral: np.ndarray, yaw_deg: float = 0.0) -> dict[str, float]:
-        n = neutral
-        d = float(np.linalg.norm(n[36, :2] - n[45, :2])) or 1.0
+        qx, qy = np.asarray(q, dtype=np.float64)[:, 0].tolist(), np.asarray(q, dtype=np.float64)[:, 1].tolist()
+        nx, ny = np.asarray(neutral, dtype=np.float64)[:, 0].tolist(), np.asarray(neutral, dtype=np.float64)[:, 1].tolist()
+        d = math.hypot(nx[36] - nx[45], ny[36] - ny[45]) or 1.0
         out = neutral_blendshapes()
 
         # --- eyes ---------------------------------------------------------------------------------
         for side, e in EYES.items():
-            def opening(p):
-                width = abs(p[e["outer"], 0] - p[e["inner"], 0]) or 1e-6
-                gap = np.mean([p[lo, 1] - p[up, 1] for up, lo in e["pairs"]])
-                return gap / width, width
-
-            o_now, width = opening(q)
-            o_neu, width_n = opening(n)
+            outer, inner, pairs, lower, pupil = e["outer"], e["inner"], e["pairs"], e["lower"], e["pupil"]
+            width = abs(qx[outer] - qx[inner]) or 1e-6
+            width_n = abs(nx[outer] - nx[inner]) or 1e-6
+            o_now = sum(qy[lo] - qy[up] for up, lo in pairs) / len(pairs) / width
+            o_neu = sum(ny[lo] - ny[up] for up, lo in pairs) / len(pairs) / width_n
             ratio = o_now / o_neu if o_neu > 1e-6 else 1.0
             out[f"eyeBlink{side}"] = _clip((0.75 - ratio) / (0.75 - 0.20))
             out[f"eyeWide{side}"] = _clip((ratio - 1.15) / 0.35)
 
-            def lower_rise(p, w):
-                corner_y = (p[e["outer"], 1] + p[e["inner"], 1]) / 2
-                return (corner_y - np.mean(p[list(e["lower"]), 1])) / w
+            rise_q = ((qy[outer] + qy[inner]) / 2 - _mean(qy, lower)) / width
+            rise_n = ((ny[outer] + ny[inner]) / 2 - _mean(ny, lower)) / width_n
+            out[f"eyeSquint{side}"] = _clip((rise_q - rise_n) / 0.15)
 
-            out[f"eyeSquint{side}"] = _clip((lower_rise(q, width) - lower_rise(n, width_n)) / 0.15)
-
-            def gaze(p, w):
-                centre = (p[e["outer"], :2] + p[e["inner"], :2]) / 2
-                iris = p[e["pupil"]:e["pupil"] + 5, :2].mean(axis=0)  # pupil and its ring: less noise
-                return (iris - centre) / w
-
-            gx, gy = gaze(q, width) - gaze(n, width_n)
+            iris = range(pupil, pupil + 5)  # pupil and its ring: less noise than the pupil alone
+            gx = ((_mean(qx, iris) - (qx[outer] + qx[inner]) / 2) / width
+                  - (_mean(nx, iris) - (nx[outer] + nx[inner]) / 2) / width_n)
+            gy = ((_mean(qy, iris) - (qy[outer] + qy[inner]) / 2) / width
+                  - (_mean(ny, iris) - (ny[outer] + ny[inner]) / 2) / width_n)
             out_amount = e["out_sign"] * gx
             out[f"eyeLookOut{side}"] = _clip(out_amount / 0.2)
             out[f"eyeLookIn{side}"] = _clip(-out_amount / 0.2)
@@ -127,10 +133,9 @@ class BlendshapeMeasure:
             out[f"eyeLookDown{side}"] = _clip(gy / 0.12)
 
         # --- brows (rise relative to the eye corners, positive = up) -------------------------------
-        def brow_rise(idx, corners):
-            ref_q = np.mean(q[list(corners), 1])
-            ref_n = np.mean(n[list(corners), 1])
-            return float(np.mean((ref_q - q[list(idx), 1]) - (ref_n - n[list(idx), 1]))) / d
+        def brow_rise(idx, corners) -> float:
+            ref_q, ref_n = _mean(qy, corners), _mean(ny, corners)
+            return sum((ref_q - qy[i]) - (ref_n - ny[i]) for i in idx) / len(idx) / d
 
         r_corners, l_corners = (36, 39), (42, 45)
         out["browInnerUp"] = _clip((brow_rise((21,), r_corners) + brow_rise((22,), l_corners)) / 2 / 0.08)
@@ -140,67 +145,73 @@ class BlendshapeMeasure:
         out["browDownLeft"] = _clip(-brow_rise(range(22, 27), l_corners) / 0.05)
 
         # --- jaw and mouth ---------------------------------------------------------------------------
-        dq = (q - n) / d                                   # per-point displacement from neutral, in D
-        chin_drop = float(dq[8, 1])
-        lip_gap = float((q[66, 1] - q[62, 1]) - (n[66, 1] - n[62, 1])) / d
+        dx = [(a - b) / d for a, b in zip(qx, nx)]         # per-point displacement from neutral, in D
+        dy = [(a - b) / d for a, b in zip(qy, ny)]
+        chin_drop = dy[8]
+        lip_gap = ((qy[66] - qy[62]) - (ny[66] - ny[62])) / d
         jaw_chin = chin_drop / 0.25
         jaw_lips = lip_gap / 0.3
         out["jawOpen"] = _clip(0.6 * jaw_chin + 0.4 * jaw_lips)
         # Lips held together while the chin drops; a dead zone keeps ordinary jaw opening at 0.
         out["mouthClose"] = _clip((min(jaw_chin, 1.0) - max(jaw_lips, 0.0) - 0.2) / 0.6)
 
-        nose_x_q, nose_x_n = np.mean(q[27:31, 0]), np.mean(n[27:31, 0])
-        jaw_shift = ((q[8, 0] - nose_x_q) - (n[8, 0] - nose_x_n)) / d
+        bridge = range(27, 31)
+        nose_x_q, nose_x_n = _mean(qx, bridge), _mean(nx, bridge)
+        jaw_shift = ((qx[8] - nose_x_q) - (nx[8] - nose_x_n)) / d
         out["jawLeft"] = _clip(jaw_shift / 0.06)
         out["jawRight"] = _clip(-jaw_shift / 0.06)
-        mouth_idx = [48, 54, 51, 57]
-        mouth_shift = ((np.mean(q[mouth_idx, 0]) - nose_x_q) - (np.mean(n[mouth_idx, 0]) - nose_x_n)) / d
+        mouth_idx = (48, 54, 51, 57)
+        mouth_shift = ((_mean(qx, mouth_idx) - nose_x_q) - (_mean(nx, mouth_idx) - nose_x_n)) / d
         mouth_shift -= 0.5 * jaw_shift
         out["mouthLeft"] = _clip(mouth_shift / 0.06)
         out["mouthRight"] = _clip(-mouth_shift / 0.06)
 
         corner_drop_from_jaw = 0.35 * max(chin_drop, 0.0)  # corners follow the jaw a little
         for side, corner, sign in (("Left", 54, 1.0), ("Right", 48, -1.0)):
-            outward = sign * dq[corner, 0]
-            up = -(dq[corner, 1] - corner_drop_from_jaw)
+            outward = sign * dx[corner]
+            up = -(dy[corner] - corner_drop_from_jaw)
             # A small dead zone (0.005 D, about half a millimetre) keeps landmark noise out.
             out[f"mouthSmile{side}"] = _clip((up + 0.5 * max(outward, 0.0) - 0.005) / 0.05)
             out[f"mouthFrown{side}"] = _clip((-up - 0.005) / 0.04)
             out[f"mouthStretch{side}"] = _clip((outward - 2.0 * max(up, 0.0)) / 0.06)
 
-        width_q = abs(q[54, 0] - q[48, 0])
-        width_n = abs(n[54, 0] - n[48, 0]) or 1e-6
+        width_q = abs(qx[54] - qx[48])
+        width_n = abs(nx[54] - nx[48]) or 1e-6
         narrow = (width_n - width_q) / width_n
         lips_apart = _clip(lip_gap / 0.15)
         out["mouthPucker"] = _clip(narrow / 0.2) * (1.0 - lips_apart)
         out["mouthFunnel"] = _clip(narrow / 0.2) * lips_apart
 
-        def thinning(a, b):
-            t_n = n[b, 1] - n[a, 1]
-            return (t_n - (q[b, 1] - q[a, 1])) / t_n if abs(t_n) > 1e-6 else 0.0
+        def thinning(a: int, b: int) -> float:
+            t_n = ny[b] - ny[a]
+            return (t_n - (qy[b] - qy[a])) / t_n if abs(t_n) > 1e-6 else 0.0
 
         out["mouthRollUpper"] = _clip(thinning(51, 62) / 0.6)
         out["mouthRollLower"] = _clip(thinning(66, 57) / 0.6)
         closed = 1.0 - lips_apart
         out["mouthPressLeft"] = _clip((thinning(52, 63) + thinning(65, 56)) / 2 / 0.4) * closed
         out["mouthPressRight"] = _clip((thinning(50, 61) + thinning(67, 58)) / 2 / 0.4) * closed
-        out["mouthShrugUpper"] = _clip(-dq[51, 1] / 0.03) * closed
-        out["mouthShrugLower"] = _clip(-(dq[57, 1] - chin_drop) / 0.03) * closed
-        out["mouthUpperUpLeft"] = _clip(-np.mean(dq[[52, 53], 1]) / 0.035)
-        out["mouthUpperUpRight"] = _clip(-np.mean(dq[[49, 50], 1]) / 0.035)
-        out["mouthLowerDownLeft"] = _clip((np.mean(dq[[55, 56], 1]) - chin_drop) / 0.04)
-        out["mouthLowerDownRight"] = _clip((np.mean(dq[[58, 59], 1]) - chin_drop) / 0.04)
+        out["mouthShrugUpper"] = _clip(-dy[51] / 0.03) * closed
+        out["mouthShrugLower"] = _clip(-(dy[57] - chin_drop) / 0.03) * closed
+        out["mouthUpperUpLeft"] = _clip(-(dy[52] + dy[53]) / 2 / 0.035)
+        out["mouthUpperUpRight"] = _clip(-(dy[49] + dy[50]) / 2 / 0.035)
+        out["mouthLowerDownLeft"] = _clip(((dy[55] + dy[56]) / 2 - chin_drop) / 0.04)
+        out["mouthLowerDownRight"] = _clip(((dy[58] + dy[59]) / 2 - chin_drop) / 0.04)
 
         # --- nose, cheeks ---------------------------------------------------------------------------
-        bridge_y = lambda p: np.mean(p[27:31, 1])  # noqa: E731 - tiny local helper
-        wing_rise = lambda idx: -((np.mean(q[idx, 1]) - bridge_y(q)) - (np.mean(n[idx, 1]) - bridge_y(n))) / d  # noqa: E731
-        out["noseSneerLeft"] = _clip(wing_rise([34, 35]) / 0.04)
-        out["noseSneerRight"] = _clip(wing_rise([31, 32]) / 0.04)
+        bridge_q, bridge_n = _mean(qy, bridge), _mean(ny, bridge)
+
+        def wing_rise(idx) -> float:
+            return -((_mean(qy, idx) - bridge_q) - (_mean(ny, idx) - bridge_n)) / d
+
+        out["noseSneerLeft"] = _clip(wing_rise((34, 35)) / 0.04)
+        out["noseSneerRight"] = _clip(wing_rise((31, 32)) / 0.04)
         out["cheekSquintLeft"] = min(out["eyeSquintLeft"], out["mouthSmileLeft"])
         out["cheekSquintRight"] = min(out["eyeSquintRight"], out["mouthSmileRight"])
         if abs(yaw_deg) < 20.0:  # the jaw outline is a silhouette: it slides with larger turns
-            cheek = lambda p: np.mean(p[[12, 13, 14], 0]) - np.mean(p[[2, 3, 4], 0])  # noqa: E731
-            widen = (cheek(q) - cheek(n)) / (cheek(n) or 1e-6)
+            cheek_q = _mean(qx, (12, 13, 14)) - _mean(qx, (2, 3, 4))
+            cheek_n = _mean(nx, (12, 13, 14)) - _mean(nx, (2, 3, 4))
+            widen = (cheek_q - cheek_n) / (cheek_n or 1e-6)
             out["cheekPuff"] = _clip(widen / 0.06) * closed
         for name in UNMEASURED:
             out[name] = 0.0
