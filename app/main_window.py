@@ -1,0 +1,846 @@
+"""The OccFace Live desktop window (PyQt6) over the same pipeline the headless mode runs.
+
+The pipeline runs on a `PipelineWorker` thread (app/worker.py, no Qt). A 15 ms timer polls the worker's
+newest result and draws it (the view never queues frames); a 250 ms timer refreshes the status figures.
+Every error reaches the window as a message in the red banner above the view (and the status bar); the
+window stays usable.
+
+    python main.py --camera 0
+    python main.py --video talk.mp4 --max-frames 300     # closes itself after 300 frames
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QPalette, QShortcut
+from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
+                             QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QSizePolicy, QSlider,
+                             QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+
+from tracking.annotate import OverlayOptions, annotate
+from tracking.session import SessionConfig
+
+from .cameras import CameraInfo, list_cameras
+from .widgets import BlendshapeMeters, HeadPoseReadout, OscTargetsPanel, VideoView
+from .worker import PipelineWorker, Snapshot, WorkerOptions, recording_paths
+
+log = logging.getLogger(__name__)
+
+ORGANISATION = "OccFace"
+APPLICATION = "OccFace Live"
+SETTINGS_ENV = "OCCFACE_SETTINGS"  # path of an .ini file used instead of the user's settings (tests)
+
+OVERLAYS = (("points", "Landmarks", True), ("roi", "ROI && state", True), ("head_axes", "Head axes", True),
+            ("contours", "Contours", True), ("blendshapes", "Shape bars", False))
+STAGE_ORDER = ("detect", "landmarks", "smooth", "retarget", "total")
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
+
+
+def default_record_folder() -> Path:
+    videos = Path.home() / "Videos"
+    return (videos if videos.is_dir() else Path.home()) / "OccFace"
+
+
+def make_settings(path: str | os.PathLike | None = None) -> QSettings:
+    """The app's settings: an .ini file when `path` (or $OCCFACE_SETTINGS) is given, else the user's."""
+    path = path or os.environ.get(SETTINGS_ENV)
+    if path:
+        return QSettings(str(path), QSettings.Format.IniFormat)
+    return QSettings(ORGANISATION, APPLICATION)
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, config: SessionConfig, settings: QSettings | None = None,
+                 worker_options: WorkerOptions | None = None, autostart: bool = True,
+                 cameras: list[CameraInfo] | None = None):
+        super().__init__()
+        self.base_config = config
+        self.settings = settings if settings is not None else make_settings()
+        self._worker_options = worker_options
+        self.worker: PipelineWorker | None = None
+        self._max_frames_pending = config.max_frames  # only the first run obeys --max-frames
+        self._run_max_frames: int | None = None
+        self._shown_seq = 0
+        self._view_skipped = 0
+        self._last_snapshot = Snapshot()
+        self._recording_since: float | None = None
+        self._errors: list[str] = []
+        self._closing = False
+        self._slider_user = False
+        self._cli_record = (config.record, config.export) if (config.record or config.export) else None
+        self.exit_code = 0
+
+        self.setWindowTitle(APPLICATION)
+        self._build_ui(cameras)
+        self._load_settings()
+        for spec in config.osc:  # targets from the command line join the list for this run
+            if spec not in self.osc_panel.specs():
+                self.osc_panel.add_spec(spec, notify=False)
+        self._select_source(config.source)
+
+        self.frame_timer = QTimer(self)
+        self.frame_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.frame_timer.timeout.connect(self._on_frame_tick)
+        self.frame_timer.start(15)
+        self.status_timer = QTimer(self)
+        self.status_timer.timeout.connect(self._on_status_tick)
+        self.status_timer.start(250)
+        self._update_controls()
+        if autostart:
+            QTimer.singleShot(0, self.start)
+
+    # --- layout -----------------------------------------------------------------------------------------
+    def _build_ui(self, cameras: list[CameraInfo] | None) -> None:
+        central = QWidget()
+        root = QVBoxLayout(central)
+        root.setContentsMargins(8, 6, 8, 4)
+        root.setSpacing(6)
+
+        # source and transport controls
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Source"))
+        self.source_combo = QComboBox()
+        self.source_combo.setMinimumWidth(300)
+        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.source_combo.activated.connect(self._source_activated)
+        bar.addWidget(self.source_combo)
+        self.refresh_button = QToolButton()
+        self.refresh_button.setText("⟳")
+        self.refresh_button.setToolTip("Look for cameras again")
+        self.refresh_button.clicked.connect(lambda: self._fill_sources(None, keep_selection=True))
+        bar.addWidget(self.refresh_button)
+        self.open_button = QPushButton("Open video…")
+        self.open_button.clicked.connect(self.open_video)
+        bar.addWidget(self.open_button)
+        bar.addSpacing(12)
+        style = self.style()
+        self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Start")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self.set_paused)
+        self.stop_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Stop")
+        self.stop_button.clicked.connect(self.stop)
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            bar.addWidget(b)
+        bar.addSpacing(12)
+        self.record_button = QPushButton("● Record")
+        self.record_button.setCheckable(True)
+        self.record_button.setToolTip("Record the annotated video and the per-frame data (Ctrl+R)")
+        self.record_button.toggled.connect(self._record_toggled)
+        bar.addWidget(self.record_button)
+        self.record_time = QLabel("")
+        self.record_time.setMinimumWidth(120)
+        bar.addWidget(self.record_time)
+        bar.addStretch(1)
+        root.addLayout(bar)
+
+        # error banner
+        self.error_banner = QWidget()
+        banner = QHBoxLayout(self.error_banner)
+        banner.setContentsMargins(10, 4, 4, 4)
+        self.error_label = QLabel("")
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        banner.addWidget(self.error_label, 1)
+        dismiss = QToolButton()
+        dismiss.setText("✕")
+        dismiss.setToolTip("Dismiss")
+        dismiss.clicked.connect(self.clear_error)
+        banner.addWidget(dismiss)
+        self.error_banner.setStyleSheet("background: #5c1f1f; color: #ffdada; border-radius: 4px;")
+        self.error_banner.setVisible(False)
+        root.addWidget(self.error_banner)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        # left: view, position, overlays
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        self.view = VideoView()
+        lv.addWidget(self.view, 1)
+        pos = QHBoxLayout()
+        self.position_slider = QSlider(Qt.Orientation.Horizontal)
+        self.position_slider.setEnabled(False)
+        self.position_slider.sliderPressed.connect(lambda: setattr(self, "_slider_user", True))
+        self.position_slider.sliderReleased.connect(self._slider_released)
+        self.position_slider.actionTriggered.connect(self._slider_action)
+        pos.addWidget(self.position_slider, 1)
+        self.position_label = QLabel("—")
+        self.position_label.setMinimumWidth(130)
+        self.position_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        pos.addWidget(self.position_label)
+        lv.addLayout(pos)
+        overlays = QHBoxLayout()
+        overlays.addWidget(QLabel("Overlays:"))
+        self.overlay_boxes: dict[str, QCheckBox] = {}
+        for key, title, default in OVERLAYS:
+            box = QCheckBox(title)
+            box.setChecked(default)
+            box.toggled.connect(self._overlay_changed)
+            overlays.addWidget(box)
+            self.overlay_boxes[key] = box
+        overlays.addStretch(1)
+        self.realtime_box = QCheckBox("Play files at their own speed")
+        self.realtime_box.setChecked(True)
+        self.realtime_box.setToolTip("Off: process video files as fast as the pipeline can")
+        overlays.addWidget(self.realtime_box)
+        lv.addLayout(overlays)
+        splitter.addWidget(left)
+
+        # right: tabs
+        self.tabs = QTabWidget()
+        self.tabs.setMinimumWidth(340)
+        self.tabs.addTab(self._build_expression_tab(), "Expression")
+        self.osc_panel = OscTargetsPanel()
+        self.osc_panel.added.connect(self._osc_added)
+        self.osc_panel.removed.connect(self._osc_removed)
+        self.osc_panel.error.connect(lambda msg: self.show_error(f"OSC: {msg}"))
+        self.tabs.addTab(self.osc_panel, "Streaming")
+        self.tabs.addTab(self._build_recording_tab(), "Recording")
+        self.tabs.addTab(self._build_status_tab(), "Status")
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([880, 380])
+        self.splitter = splitter
+        root.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+        # status bar
+        sb = self.statusBar()
+        self.status_fps = QLabel("— fps")
+        self.status_latency = QLabel("")
+        self.status_detector = QLabel("")
+        self.status_dropped = QLabel("")
+        self.status_model = QLabel("")
+        self.status_state = QLabel("")
+        for w in (self.status_state, self.status_fps, self.status_latency, self.status_detector,
+                  self.status_dropped, self.status_model):
+            w.setContentsMargins(6, 0, 6, 0)
+            sb.addPermanentWidget(w)
+
+        self._fill_sources(cameras)
+        # shortcuts
+        self.record_action = QAction("Record", self)
+        self.record_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.record_action.triggered.connect(self.record_button.toggle)
+        self.addAction(self.record_action)
+        QShortcut(QKeySequence("Space"), self, activated=self.pause_button.toggle)
+        QShortcut(QKeySequence("Ctrl+O"), self, activated=self.open_video)
+        QShortcut(QKeySequence("Ctrl+Q"), self, activated=self.close)
+
+    def _build_expression_tab(self) -> QWidget:
+        tab = QWidget()
+        v = QVBoxLayout(tab)
+        pose_box = QGroupBox("Head pose")
+        pv = QVBoxLayout(pose_box)
+        self.pose_readout = HeadPoseReadout()
+        pv.addWidget(self.pose_readout)
+        v.addWidget(pose_box)
+        row = QHBoxLayout()
+        self.calibrate_button = QPushButton("Calibrate neutral")
+        self.calibrate_button.setToolTip("Hold a relaxed face toward the camera, then press")
+        self.calibrate_button.clicked.connect(self.calibrate_neutral)
+        row.addWidget(self.calibrate_button)
+        self.calibration_label = QLabel("not calibrated")
+        self.calibration_label.setStyleSheet("color: #9a9aa0;")
+        row.addWidget(self.calibration_label, 1)
+        v.addLayout(row)
+        shapes_box = QGroupBox("Blendshapes")
+        sv = QVBoxLayout(shapes_box)
+        sv.setContentsMargins(4, 4, 4, 4)
+        self.meters = BlendshapeMeters()
+        sv.addWidget(self.meters)
+        v.addWidget(shapes_box, 1)
+        return tab
+
+    def _build_recording_tab(self) -> QWidget:
+        tab = QWidget()
+        v = QVBoxLayout(tab)
+        form = QFormLayout()
+        folder_row = QHBoxLayout()
+        self.record_folder = QLineEdit(str(default_record_folder()))
+        folder_row.addWidget(self.record_folder, 1)
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._choose_record_folder)
+        folder_row.addWidget(browse)
+        form.addRow("Folder", folder_row)
+        self.export_format = QComboBox()
+        self.export_format.addItem("JSON lines (.jsonl)", "jsonl")
+        self.export_format.addItem("CSV (.csv)", "csv")
+        form.addRow("Per-frame data", self.export_format)
+        v.addLayout(form)
+        self.record_button2 = QPushButton("● Start recording (Ctrl+R)")
+        self.record_button2.clicked.connect(self.record_button.toggle)
+        v.addWidget(self.record_button2)
+        self.record_info = QLabel("Not recording. The video is recorded with the overlays shown in the view.")
+        self.record_info.setWordWrap(True)
+        self.record_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        v.addWidget(self.record_info)
+        v.addStretch(1)
+        return tab
+
+    def _build_status_tab(self) -> QWidget:
+        tab = QWidget()
+        v = QVBoxLayout(tab)
+        self.status_form = QFormLayout()
+        self.status_fields: dict[str, QLabel] = {}
+        for key, title in (("source", "Source"), ("model", "Model"), ("state", "State"), ("frames", "Frames"),
+                           ("fps", "Frames/s"), ("stages", "Latency per stage"), ("latency", "Capture → result"),
+                           ("detector", "Needed the detector"), ("dropped", "Dropped frames"),
+                           ("view", "View")):
+            label = QLabel("—")
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.status_form.addRow(title, label)
+            self.status_fields[key] = label
+        v.addLayout(self.status_form)
+        v.addWidget(QLabel("Messages"))
+        self.message_log = QLabel("")
+        self.message_log.setWordWrap(True)
+        self.message_log.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.message_log.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_log.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        v.addWidget(self.message_log, 1)
+        return tab
+
+    # --- sources ----------------------------------------------------------------------------------------
+    def _fill_sources(self, cameras: list[CameraInfo] | None, keep_selection: bool = False) -> None:
+        current = self.current_source() if keep_selection else None
+        if cameras is None:
+            try:
+                cameras = list_cameras()
+            except Exception as exc:  # enumeration must never stop the window
+                log.warning("camera enumeration failed: %s", exc)
+                cameras = []
+        self.cameras = cameras
+        combo = self.source_combo
+        combo.blockSignals(True)
+        combo.clear()
+        for cam in cameras:
+            combo.addItem(cam.label, cam.index)
+        if not cameras:
+            combo.addItem("No camera found", None)
+            item = combo.model().item(combo.count() - 1)
+            item.setEnabled(False)
+            combo.setItemData(combo.count() - 1, "No camera was found; connect one and press ⟳, "
+                              "or open a video file.", Qt.ItemDataRole.ToolTipRole)
+        for path in self._recent_videos():
+            combo.addItem(f"Video: {Path(path).name}", str(path))
+            combo.setItemData(combo.count() - 1, str(path), Qt.ItemDataRole.ToolTipRole)
+        combo.addItem("Open video file…", "__open__")
+        combo.blockSignals(False)
+        if current is not None:
+            self._select_source(current)
+
+    def _recent_videos(self) -> list[str]:
+        try:
+            recent = json.loads(self.settings.value("source/recent_videos", "[]") or "[]")
+        except (TypeError, json.JSONDecodeError):
+            recent = []
+        return [p for p in recent if isinstance(p, str)][:6]
+
+    def _remember_video(self, path: Path) -> None:
+        recent = [str(path)] + [p for p in self._recent_videos() if p != str(path)]
+        self.settings.setValue("source/recent_videos", json.dumps(recent[:6]))
+
+    def _select_source(self, source: int | str | Path) -> None:
+        combo = self.source_combo
+        if isinstance(source, int):
+            for i in range(combo.count()):
+                if combo.itemData(i) == source:
+                    combo.setCurrentIndex(i)
+                    return
+            # a camera index that was not enumerated: offer it anyway so its error is shown on Start
+            combo.insertItem(0, f"Camera {source}", source)
+            combo.setCurrentIndex(0)
+            return
+        path = str(Path(source))
+        for i in range(combo.count()):
+            if combo.itemData(i) == path:
+                combo.setCurrentIndex(i)
+                return
+        combo.insertItem(combo.count() - 1, f"Video: {Path(path).name}", path)
+        combo.setItemData(combo.count() - 2, path, Qt.ItemDataRole.ToolTipRole)
+        combo.setCurrentIndex(combo.count() - 2)
+
+    def current_source(self) -> int | Path | None:
+        data = self.source_combo.currentData()
+        if data is None or data == "__open__":
+            return None
+        return data if isinstance(data, int) else Path(data)
+
+    def _source_activated(self, index: int) -> None:
+        if self.source_combo.itemData(index) == "__open__":
+            self.open_video()
+
+    def open_video(self) -> None:
+        start_dir = self.settings.value("source/video_dir", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video", start_dir, VIDEO_FILTER)
+        if not path:
+            self._select_source(self._last_started_source())
+            return
+        self.settings.setValue("source/video_dir", str(Path(path).parent))
+        self._remember_video(Path(path))
+        self._select_source(Path(path))
+        self.start()
+
+    def _last_started_source(self) -> int | Path:
+        return self.worker.config.source if self.worker is not None else self.base_config.source
+
+    # --- run control ------------------------------------------------------------------------------------
+    def worker_options(self) -> WorkerOptions:
+        if self._worker_options is not None:
+            return self._worker_options
+        return WorkerOptions(realtime=self.realtime_box.isChecked())
+
+    def start(self, source: int | Path | None = None) -> None:
+        """(Re)start tracking on the selected source; errors show in the window."""
+        if source is not None:
+            self._select_source(source)
+        source = self.current_source()
+        if source is None:
+            self.show_error("Choose a camera or a video file first.")
+            return
+        self.stop()
+        self.clear_error()
+        max_frames, self._max_frames_pending = self._max_frames_pending, None
+        self._run_max_frames = max_frames
+        config = dataclasses.replace(self.base_config, source=source, max_frames=max_frames)
+        options = self.worker_options()
+        record, self._cli_record = self._cli_record, None
+        self.worker = PipelineWorker(config, options, osc_specs=self.osc_panel.specs(), record=record,
+                                     overlay=self.overlay_options())
+        self._shown_seq = 0
+        self._view_skipped = 0
+        self.view.clear("Starting…")
+        self.pause_button.blockSignals(True)
+        self.pause_button.setChecked(False)
+        self.pause_button.blockSignals(False)
+        self.worker.start()
+        if isinstance(source, Path):
+            self._remember_video(source)
+        self.settings.setValue("source/last", source if isinstance(source, int) else str(source))
+        self._log(f"started {source}")
+        self._update_controls()
+
+    def stop(self) -> None:
+        """Stop tracking; a recording in progress is finalised first."""
+        worker = self.worker
+        if worker is None:
+            return
+        worker.stop()
+        self._drain_events(worker)
+        self._on_status_tick()
+        self.worker = None
+        self.record_button.blockSignals(True)
+        self.record_button.setChecked(False)
+        self.record_button.blockSignals(False)
+        self._recording_since = None
+        self._update_controls()
+
+    def set_paused(self, paused: bool) -> None:
+        if self.worker is not None:
+            self.worker.set_paused(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self._update_controls()
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and self.worker.alive
+
+    def _update_controls(self) -> None:
+        running = self.running
+        self.stop_button.setEnabled(running)
+        self.pause_button.setEnabled(running)
+        self.record_button.setEnabled(running)
+        self.record_button2.setEnabled(running)
+        self.calibrate_button.setEnabled(running)
+        recording = self.record_button.isChecked()
+        self.record_button2.setText("■ Stop recording (Ctrl+R)" if recording else "● Start recording (Ctrl+R)")
+        self.record_button.setText("■ Stop" if recording else "● Record")
+        self.record_button.setStyleSheet("color: #ff5a4f; font-weight: bold;" if recording else "")
+
+    # --- recording ----------------------------------------------------------------------------------------
+    def _choose_record_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Recording folder", self.record_folder.text())
+        if folder:
+            self.record_folder.setText(folder)
+            self.settings.setValue("record/folder", folder)
+
+    def _record_toggled(self, on: bool) -> None:
+        if on:
+            self.start_recording()
+        else:
+            self.stop_recording()
+        self._update_controls()
+
+    def start_recording(self, folder: str | Path | None = None) -> tuple[Path, Path] | None:
+        """Record the annotated video and the per-frame data into `folder` (default: the chosen one)."""
+        if not self.running:
+            self.show_error("Start a source before recording.")
+            self._set_record_checked(False)
+            return None
+        folder = Path(folder or self.record_folder.text().strip() or default_record_folder()).expanduser()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.show_error(f"cannot create the recording folder {folder}: {exc.strerror or exc}")
+            self._set_record_checked(False)
+            return None
+        video, export = recording_paths(folder, self.export_format.currentData())
+        self.worker.start_recording(video, export, self.overlay_options())
+        self._set_record_checked(True)
+        self.record_info.setText(f"Recording to\n{video}\n{export}")
+        return video, export
+
+    def stop_recording(self) -> None:
+        if self.worker is not None:
+            self.worker.stop_recording()
+        self._set_record_checked(False)
+
+    def _set_record_checked(self, on: bool) -> None:
+        self.record_button.blockSignals(True)
+        self.record_button.setChecked(on)
+        self.record_button.blockSignals(False)
+        self._update_controls()
+
+    # --- streaming, calibration, overlays --------------------------------------------------------------
+    def _osc_added(self, spec: str) -> None:
+        self._save_osc()
+        if self.worker is not None:
+            self.worker.add_osc(spec)
+
+    def _osc_removed(self, spec: str) -> None:
+        self._save_osc()
+        if self.worker is not None:
+            self.worker.remove_osc(spec)
+
+    def _save_osc(self) -> None:
+        self.settings.setValue("osc/targets", self.osc_panel.to_json())
+
+    def calibrate_neutral(self) -> None:
+        if self.worker is None:
+            self.show_error("Start a source before calibrating.")
+            return
+        self.worker.calibrate_neutral()
+        self.calibration_label.setText("calibrating: hold a relaxed face…")
+
+    def overlay_options(self) -> OverlayOptions:
+        return OverlayOptions(**{key: box.isChecked() for key, box in self.overlay_boxes.items()})
+
+    def _overlay_changed(self) -> None:
+        if self.worker is not None:
+            self.worker.set_overlay(self.overlay_options())
+        self._redraw_last()
+
+    def _redraw_last(self) -> None:
+        if self.worker is None:
+            return
+        _, result = self.worker.latest()
+        if result is not None and result.image is not None:
+            self.view.set_frame(annotate(result.image, result, result.fps, self.overlay_options()), result.frame_index)
+
+    # --- position slider --------------------------------------------------------------------------------
+    def _slider_released(self) -> None:
+        self._slider_user = False
+        if self.worker is not None:
+            self.worker.seek(self.position_slider.value())
+
+    def _slider_action(self, action: int) -> None:
+        if self.position_slider.isSliderDown() or self.worker is None:
+            return
+        # page/step clicks and keys: seek to where the slider is going
+        QTimer.singleShot(0, lambda: self.worker and self.worker.seek(self.position_slider.value()))
+
+    # --- timers ---------------------------------------------------------------------------------------------
+    def _on_frame_tick(self) -> None:
+        worker = self.worker
+        if worker is None:
+            return
+        seq, result = worker.latest()
+        if seq != self._shown_seq and result is not None:
+            self._view_skipped += max(0, seq - self._shown_seq - 1)
+            self._shown_seq = seq
+            try:
+                if result.image is not None:
+                    self.view.set_frame(annotate(result.image, result, result.fps, self.overlay_options()),
+                                        result.frame_index)
+                if seq % 3 == 0 or not result.has_face:
+                    self.meters.set_values(result.extras.get("blendshapes"))
+                    self.pose_readout.set_pose(result.extras.get("head_pose"))
+            except Exception as exc:  # a drawing fault must not freeze the window
+                log.exception("drawing failed")
+                self.show_error(f"drawing the frame failed: {exc}")
+        self._drain_events(worker)
+
+    def _drain_events(self, worker: PipelineWorker) -> None:
+        for event in worker.events():
+            if event.kind == "error":
+                if event.data.get("osc"):
+                    self.osc_panel.message.setText(event.message)
+                self.show_error(event.message)
+            elif event.kind == "recording-started":
+                self._recording_since = time.perf_counter()
+                self._set_record_checked(True)
+                self.record_info.setText(f"Recording to\n{event.data.get('video')}\n{event.data.get('export')}")
+                self._log(event.message)
+            elif event.kind == "recording-stopped":
+                self._recording_since = None
+                self._set_record_checked(False)
+                self.record_info.setText(f"Last recording: {event.message}.\n"
+                                         f"{event.data.get('video')}\n{event.data.get('export')}")
+                self.last_recording = event.data
+                self._log(event.message)
+                self.statusBar().showMessage(event.message, 8000)
+            elif event.kind == "ended":
+                self._log(f"{event.message} after {event.data.get('frames', 0)} frames")
+                if worker is self.worker:
+                    self._on_run_ended(event)
+            else:
+                self._log(event.message)
+
+    def _on_run_ended(self, event) -> None:
+        self._set_record_checked(False)
+        self._recording_since = None
+        self._on_status_tick()
+        self._update_controls()
+        if not event.data.get("stopped"):
+            self.statusBar().showMessage(f"{event.message}: {event.data.get('frames', 0)} frames", 8000)
+        if self._run_max_frames is not None and not self._closing:
+            # scripted run (--max-frames): close cleanly once the frames are done
+            QTimer.singleShot(0, self.close)
+
+    def _on_status_tick(self) -> None:
+        worker = self.worker
+        if worker is None:
+            self.status_state.setText("stopped")
+            self.status_fps.setText("— fps")
+            self.record_time.setText("")
+            self._update_controls()
+            return
+        s = worker.snapshot()
+        self._last_snapshot = s
+        f = self.status_fields
+        state = {"starting": "starting…", "failed": "failed", "ended": "ended"}.get(s.state, s.state)
+        self.status_state.setText(state)
+        self.status_fps.setText(f"{s.fps:.1f} fps")
+        stages = [f"{k} {s.stage_ms[k]:.1f}" for k in STAGE_ORDER if k in s.stage_ms]
+        total = s.stage_ms.get("total")
+        self.status_latency.setText(f"latency {total:.1f} ms" if total is not None else "latency —")
+        self.status_detector.setText(f"detector {100 * s.detector_share:.1f} %")
+        self.status_dropped.setText(f"dropped {s.frames_dropped}")
+        self.status_model.setText(f"model {s.model or '—'}")
+        f["source"].setText(s.source)
+        f["model"].setText(s.model or "—")
+        f["state"].setText(state)
+        count = f" of {s.frame_count}" if s.frame_count else ""
+        f["frames"].setText(f"{s.frames_processed} processed{count}, {s.frames_with_face} with a face")
+        f["fps"].setText(f"{s.fps:.1f} now, {s.run_fps:.1f} over the run")
+        f["stages"].setText(", ".join(stages) + " ms" if stages else "—")
+        f["latency"].setText(f"{s.latency_ms:.1f} ms (median)" if (s.latency_ms is not None and s.live)
+                             else ("— (files are read ahead)" if not s.live else "—"))
+        f["detector"].setText(f"{100 * s.detector_share:.1f} % of frames ({s.detector_calls} calls)")
+        f["dropped"].setText(f"{s.frames_dropped} by the source" + (", frames are never dropped for files"
+                                                                     if not s.live and s.state != "starting" else ""))
+        f["view"].setText(f"{self.view.frames_shown} frames drawn, {self._view_skipped} newer results skipped")
+        if s.retarget:
+            self.calibration_label.setText("calibrated" if s.calibrated else "not calibrated yet")
+        else:
+            self.calibration_label.setText("retargeting is off")
+        # position
+        if s.frame_count and not s.live:
+            self.position_slider.setEnabled(s.state in ("running", "paused"))
+            if self.position_slider.maximum() != s.frame_count - 1:
+                self.position_slider.setRange(0, s.frame_count - 1)
+            if not self.position_slider.isSliderDown():
+                self.position_slider.blockSignals(True)
+                self.position_slider.setValue(s.position)
+                self.position_slider.blockSignals(False)
+            fps = s.source_fps or 30.0
+            self.position_label.setText(f"{_fmt_duration(s.position / fps)} / {_fmt_duration(s.frame_count / fps)}")
+        else:
+            self.position_slider.setEnabled(False)
+            self.position_label.setText("live" if s.live else "—")
+        # recording
+        if s.recording is not None:
+            since = s.recording.started_at
+            self.record_time.setText(f"● REC {_fmt_duration(time.perf_counter() - since)}  {s.recording.frames} frames")
+            self.record_time.setStyleSheet("color: #ff5a4f; font-weight: bold;")
+        else:
+            self.record_time.setText("")
+        self.osc_panel.update_stats(s.osc, time.perf_counter(), s.state in ("running", "paused"))
+        if not worker.alive:
+            self._update_controls()
+
+    # --- messages -------------------------------------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        message = str(message).strip().splitlines()[0] if str(message).strip() else "unknown error"
+        self._errors.append(message)
+        self.error_label.setText(message)
+        self.error_banner.setVisible(True)
+        self.statusBar().showMessage(message, 10000)
+        self._log(f"error: {message}")
+
+    def clear_error(self) -> None:
+        self.error_label.setText("")
+        self.error_banner.setVisible(False)
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self._errors)
+
+    def _log(self, message: str) -> None:
+        lines = (self.message_log.text().splitlines() + [time.strftime("%H:%M:%S ") + message])[-12:]
+        self.message_log.setText("\n".join(lines))
+
+    # --- settings ----------------------------------------------------------------------------------------
+    def _load_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 720)
+        splitter = s.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        for key, box in self.overlay_boxes.items():
+            box.setChecked(s.value(f"overlay/{key}", box.isChecked(), type=bool))
+        self.realtime_box.setChecked(s.value("playback/realtime", True, type=bool))
+        self.record_folder.setText(s.value("record/folder", self.record_folder.text()))
+        fmt = s.value("record/format", "jsonl")
+        index = self.export_format.findData(fmt)
+        self.export_format.setCurrentIndex(max(0, index))
+        self.tabs.setCurrentIndex(s.value("window/tab", 0, type=int))
+        try:
+            specs = json.loads(s.value("osc/targets", "[]") or "[]")
+        except (TypeError, json.JSONDecodeError):
+            specs = []
+        for spec in specs:
+            if isinstance(spec, str):
+                self.osc_panel.add_spec(spec, notify=False)
+        self.osc_panel.message.setText("")
+        self._fill_sources(self.cameras)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/splitter", self.splitter.saveState())
+        s.setValue("window/tab", self.tabs.currentIndex())
+        for key, box in self.overlay_boxes.items():
+            s.setValue(f"overlay/{key}", box.isChecked())
+        s.setValue("playback/realtime", self.realtime_box.isChecked())
+        s.setValue("record/folder", self.record_folder.text())
+        s.setValue("record/format", self.export_format.currentData())
+        self._save_osc()
+        s.sync()
+
+    # --- closing ----------------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._closing = True
+        self.frame_timer.stop()
+        self.status_timer.stop()
+        try:
+            self.save_settings()
+        except Exception as exc:
+            log.warning("could not save settings: %s", exc)
+        self.stop()  # finalises a recording in progress before the window goes
+        event.accept()
+
+
+# --- application ----------------------------------------------------------------------------------------------
+
+
+def _apply_dark_theme(app: QApplication) -> None:
+    app.setStyle("Fusion")
+    p = QPalette()
+    base, text = QColor(37, 37, 41), QColor(225, 225, 230)
+    p.setColor(QPalette.ColorRole.Window, QColor(43, 43, 47))
+    p.setColor(QPalette.ColorRole.WindowText, text)
+    p.setColor(QPalette.ColorRole.Base, base)
+    p.setColor(QPalette.ColorRole.AlternateBase, QColor(50, 50, 55))
+    p.setColor(QPalette.ColorRole.ToolTipBase, QColor(60, 60, 66))
+    p.setColor(QPalette.ColorRole.ToolTipText, text)
+    p.setColor(QPalette.ColorRole.Text, text)
+    p.setColor(QPalette.ColorRole.Button, QColor(55, 55, 60))
+    p.setColor(QPalette.ColorRole.ButtonText, text)
+    p.setColor(QPalette.ColorRole.Highlight, QColor(255, 150, 30))
+    p.setColor(QPalette.ColorRole.HighlightedText, QColor(20, 20, 20))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(120, 120, 125))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor(120, 120, 125))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor(120, 120, 125))
+    app.setPalette(p)
+
+
+def prepare_qt_environment() -> None:
+    """Undo what importing cv2 does to Qt: the opencv-contrib wheel (a mediapipe dependency) points
+    QT_QPA_PLATFORM_PLUGIN_PATH at its own Qt plugins, with which PyQt6 cannot start on X11
+    ("Could not load the Qt platform plugin xcb"). Call before creating the QApplication."""
+    for var in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
+        value = os.environ.get(var, "")
+        if value and f"{os.sep}cv2{os.sep}" in value + os.sep:
+            del os.environ[var]
+
+
+def _no_display() -> str | None:
+    """A one-line reason when Qt would abort for lack of a display (Linux without X11/Wayland)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return "no display found: run with --headless, or set QT_QPA_PLATFORM=offscreen"
+
+
+def install_error_hooks(window_getter) -> None:
+    """Unexpected exceptions (in slots or threads) become a message in the window, not an abort."""
+
+    def hook(exc_type, exc, tb):
+        log.error("unexpected error:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
+        window = window_getter()
+        if window is not None:
+            try:
+                window.show_error(f"unexpected error: {exc_type.__name__}: {exc}")
+            except Exception:
+                pass
+
+    def thread_hook(args):
+        hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook
+
+
+def run_app(config: SessionConfig, settings_path: str | os.PathLike | None = None) -> int:
+    """Open the window on `config.source` and run until it is closed; returns the exit code."""
+    reason = _no_display()
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
+    prepare_qt_environment()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    _apply_dark_theme(app)
+    window = MainWindow(config, make_settings(settings_path))
+    install_error_hooks(lambda: window)
+    window.show()
+    code = app.exec()
+    return code or window.exit_code

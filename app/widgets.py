@@ -1,0 +1,366 @@
+"""The window's custom widgets: the video view, blendshape meters, head-pose readout, OSC targets."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PyQt6.QtCore import QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
+                             QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSizePolicy,
+                             QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+# --- the live view ------------------------------------------------------------------------------------
+
+
+class VideoView(QWidget):
+    """Shows the newest annotated frame, scaled to fit with its aspect ratio kept."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._buffer: np.ndarray | None = None  # keeps the pixels alive while the QImage uses them
+        self.frames_shown = 0
+        self.last_frame_index: int | None = None
+        self.placeholder = "No video. Choose a camera or a video file and press Start."
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    def set_frame(self, bgr: np.ndarray, frame_index: int | None = None) -> None:
+        bgr = np.ascontiguousarray(bgr)
+        h, w = bgr.shape[:2]
+        self._buffer = bgr
+        self._image = QImage(bgr.data, w, h, bgr.strides[0], QImage.Format.Format_BGR888)
+        self.frames_shown += 1
+        self.last_frame_index = frame_index
+        self.update()
+
+    def clear(self, placeholder: str | None = None) -> None:
+        self._image = None
+        self._buffer = None
+        if placeholder is not None:
+            self.placeholder = placeholder
+        self.update()
+
+    def image_rect(self) -> QRectF:
+        if self._image is None:
+            return QRectF()
+        iw, ih = self._image.width(), self._image.height()
+        scale = min(self.width() / iw, self.height() / ih)
+        w, h = iw * scale, ih * scale
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(18, 18, 20))
+        if self._image is None:
+            painter.setPen(QColor(170, 170, 175))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+        else:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawImage(self.image_rect(), self._image)
+        painter.end()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(880, 560)
+
+
+# --- expression panel ---------------------------------------------------------------------------------
+
+
+class BlendshapeMeters(QWidget):
+    """All 52 blendshape values as labelled horizontal bars, in two columns, painted in one pass."""
+
+    ROW_H = 17
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._values: dict[str, float] = {}
+        self._names: list[str] = []
+        self.setMinimumHeight(self.ROW_H * 26 + 4)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+
+    def set_values(self, values: dict[str, float] | None) -> None:
+        values = dict(values or {})
+        if list(values) != self._names and values:
+            self._names = list(values)
+            rows = math.ceil(len(self._names) / 2)
+            self.setMinimumHeight(self.ROW_H * rows + 4)
+        self._values = values
+        self.update()
+
+    def values(self) -> dict[str, float]:
+        return dict(self._values)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
+        painter.setFont(font)
+        if not self._names:
+            painter.setPen(QColor(150, 150, 155))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                             "Blendshapes appear here while a face is tracked.")
+            painter.end()
+            return
+        rows = math.ceil(len(self._names) / 2)
+        col_w = self.width() / 2
+        metrics = painter.fontMetrics()
+        widest = max(metrics.horizontalAdvance(name) for name in self._names) + 8
+        label_w = min(float(widest), col_w - 36)
+        for i, name in enumerate(self._names):
+            col, row = divmod(i, rows)
+            x = col * col_w + 2
+            y = 2 + row * self.ROW_H
+            value = float(np.clip(self._values.get(name, 0.0), 0.0, 1.0))
+            painter.setPen(QColor(205, 205, 210))
+            painter.drawText(QRectF(x, y, label_w - 4, self.ROW_H), Qt.AlignmentFlag.AlignVCenter, name)
+            bar = QRectF(x + label_w, y + 3, col_w - label_w - 8, self.ROW_H - 6)
+            painter.fillRect(bar, QColor(48, 48, 54))
+            fill = QRectF(bar.x(), bar.y(), bar.width() * value, bar.height())
+            painter.fillRect(fill, QColor(255, 160, 0) if value < 0.85 else QColor(255, 96, 64))
+        painter.end()
+
+
+class HeadPoseReadout(QWidget):
+    """Yaw, pitch, roll in degrees and the head position in centimetres."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.labels: dict[str, QLabel] = {}
+        names = (("yaw", "Yaw"), ("pitch", "Pitch"), ("roll", "Roll"), ("x", "X"), ("y", "Y"), ("z", "Z"))
+        for i, (key, title) in enumerate(names):
+            caption = QLabel(title)
+            caption.setStyleSheet("color: #9a9aa0;")
+            value = QLabel("—")
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            value.setMinimumWidth(64)
+            value.setStyleSheet("font-family: monospace; font-size: 13px;")
+            row, col = divmod(i, 3)
+            grid.addWidget(caption, row, 2 * col)
+            grid.addWidget(value, row, 2 * col + 1)
+            self.labels[key] = value
+
+    def set_pose(self, pose: Any | None) -> None:
+        if pose is None:
+            for label in self.labels.values():
+                label.setText("—")
+            return
+        pitch, yaw, roll = (float(a) for a in pose.euler_deg)
+        self.labels["yaw"].setText(f"{yaw:+.1f}°")
+        self.labels["pitch"].setText(f"{pitch:+.1f}°")
+        self.labels["roll"].setText(f"{roll:+.1f}°")
+        for key, v in zip(("x", "y", "z"), pose.translation):
+            self.labels[key].setText(f"{100 * float(v):+.1f} cm")
+
+    def text(self) -> str:
+        return " ".join(f"{k}={v.text()}" for k, v in self.labels.items())
+
+
+# --- streaming panel ----------------------------------------------------------------------------------
+
+PROTOCOLS = (("VMC", "vmc"), ("VRChat", "vrchat"), ("Raw points", "raw"))
+DEFAULT_PORTS = {"vmc": 39539, "vrchat": 9000, "raw": 9100}
+DEFAULT_RATES = {"vmc": 60.0, "vrchat": 30.0, "raw": 60.0}
+
+
+def make_spec(scheme: str, host: str, port: int, rate: float) -> str:
+    host = host.strip()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{int(port)}?rate={rate:g}"
+
+
+def validate_spec(spec: str) -> str | None:
+    """None when `spec` is a usable target, else the one-line reason."""
+    try:
+        from retarget.osc_target import OscTargetError, parse_osc_target
+    except ImportError as exc:
+        return f"OSC streaming is not available: {exc}"
+    try:
+        parse_osc_target(spec)
+    except OscTargetError as exc:
+        return str(exc)
+    return None
+
+
+@dataclass
+class _Row:
+    spec: str
+    last_sent: int = 0
+    last_time: float | None = None
+    rate: float = 0.0
+
+
+class OscTargetsPanel(QWidget):
+    """Add and remove OSC targets; each row shows what it sends and its last error."""
+
+    added = pyqtSignal(str)
+    removed = pyqtSignal(str)
+    error = pyqtSignal(str)
+
+    COLUMNS = ("", "Target", "Sent", "Rate", "Latency", "Status")
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._rows: list[_Row] = []
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.protocol = QComboBox()
+        for title, scheme in PROTOCOLS:
+            self.protocol.addItem(title, scheme)
+        self.host = QLineEdit("127.0.0.1")
+        self.port = QSpinBox()
+        self.port.setRange(1, 65535)
+        self.port.setValue(DEFAULT_PORTS["vmc"])
+        self.rate = QDoubleSpinBox()
+        self.rate.setRange(1.0, 240.0)
+        self.rate.setDecimals(0)
+        self.rate.setSuffix(" Hz")
+        self.rate.setValue(DEFAULT_RATES["vmc"])
+        self.protocol.currentIndexChanged.connect(self._protocol_changed)
+        form.addRow("Protocol", self.protocol)
+        host_row = QHBoxLayout()
+        host_row.addWidget(self.host, 3)
+        host_row.addWidget(QLabel("Port"))
+        host_row.addWidget(self.port, 1)
+        form.addRow("Host", host_row)
+        form.addRow("Rate", self.rate)
+        layout.addLayout(form)
+        buttons = QHBoxLayout()
+        self.add_button = QPushButton("Add target")
+        self.add_button.clicked.connect(self._add_clicked)
+        self.remove_button = QPushButton("Remove selected")
+        self.remove_button.clicked.connect(self._remove_clicked)
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        layout.addLayout(buttons)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #ff7a6b;")
+        layout.addWidget(self.message)
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col in (2, 3, 4):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.ResizeToContents)
+        layout.addWidget(self.table, 1)
+        hint = QLabel("VMC: 39539 to a renderer, 39540 to VSeeFace. VRChat: port 9000. "
+                      "Raw: all 100 points with visibility.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #9a9aa0;")
+        layout.addWidget(hint)
+
+    def _protocol_changed(self) -> None:
+        scheme = self.protocol.currentData()
+        self.port.setValue(DEFAULT_PORTS[scheme])
+        self.rate.setValue(DEFAULT_RATES[scheme])
+
+    def specs(self) -> list[str]:
+        return [row.spec for row in self._rows]
+
+    def add_spec(self, spec: str, notify: bool = True) -> bool:
+        """Add a target after checking it; False (and a message) when it is unusable or already there."""
+        spec = spec.strip()
+        if spec in self.specs():
+            self._show_error(f"{spec} is already in the list")
+            return False
+        problem = validate_spec(spec)
+        if problem is not None:
+            self._show_error(problem)
+            return False
+        self.message.setText("")
+        self._rows.append(_Row(spec))
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        for col, text in enumerate(("●", spec, "0", "—", "—", "waiting")):
+            item = QTableWidgetItem(text)
+            if col == 0:
+                item.setForeground(QColor(140, 140, 140))
+            self.table.setItem(row, col, item)
+        if notify:
+            self.added.emit(spec)
+        return True
+
+    def remove_spec(self, spec: str) -> None:
+        for i, row in enumerate(self._rows):
+            if row.spec == spec:
+                del self._rows[i]
+                self.table.removeRow(i)
+                self.removed.emit(spec)
+                return
+
+    def _add_clicked(self) -> None:
+        host = self.host.text().strip()
+        if not host:
+            self._show_error("enter a host, e.g. 127.0.0.1")
+            return
+        self.add_spec(make_spec(self.protocol.currentData(), host, self.port.value(), self.rate.value()))
+
+    def _remove_clicked(self) -> None:
+        rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)
+        if not rows and self._rows:
+            rows = [len(self._rows) - 1]
+        for r in rows:
+            self.remove_spec(self._rows[r].spec)
+
+    def _show_error(self, message: str) -> None:
+        self.message.setText(message)
+        self.error.emit(message)
+
+    def update_stats(self, stats: dict[str, dict[str, Any]], now: float, running: bool) -> None:
+        """Refresh each row from the senders' stats() (keyed by spec)."""
+        for i, row in enumerate(self._rows):
+            s = stats.get(row.spec)
+            dot = self.table.item(i, 0)
+            if s is None:
+                dot.setForeground(QColor(140, 140, 140))
+                self._set(i, 3, "—")
+                self._set(i, 5, "idle" if not running else "starting")
+                row.last_time = None
+                continue
+            sent = int(s.get("sent", 0))
+            if row.last_time is not None and now > row.last_time:
+                row.rate = 0.6 * row.rate + 0.4 * (sent - row.last_sent) / (now - row.last_time)
+            row.last_sent, row.last_time = sent, now
+            errors = int(s.get("send_errors", 0))
+            latency = s.get("median_latency_ms")
+            last_error = s.get("last_error")
+            self._set(i, 2, str(sent))
+            self._set(i, 3, f"{row.rate:.0f}/s")
+            self._set(i, 4, f"{latency:.1f} ms" if latency is not None else "—")
+            if errors:
+                status, colour = f"{errors} errors: {last_error}", QColor(255, 90, 80)
+            elif row.rate > 0.5:
+                status, colour = "sending", QColor(80, 220, 80)
+            else:
+                status, colour = "idle (nothing new to send)", QColor(230, 190, 60)
+            self._set(i, 5, status)
+            dot.setForeground(colour)
+            self.table.item(i, 5).setToolTip(last_error or status)
+
+    def _set(self, row: int, col: int, text: str) -> None:
+        item = self.table.item(row, col)
+        if item is not None and item.text() != text:
+            item.setText(text)
+
+    def row_status(self, spec: str) -> dict[str, str]:
+        for i, row in enumerate(self._rows):
+            if row.spec == spec:
+                return {name or "dot": self.table.item(i, c).text() for c, name in enumerate(self.COLUMNS)}
+        return {}
+
+    def to_json(self) -> str:
+        return json.dumps(self.specs())

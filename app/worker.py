@@ -1,0 +1,512 @@
+"""The GUI's pipeline worker: one plain Python thread that owns a tracking Session.
+
+This module never imports Qt. The window talks to the worker through two narrow channels:
+
+- commands (`start_recording`, `add_osc`, `seek`, `set_paused`, ...) are queued and run *on the worker
+  thread* between two frames, so the pipeline's sink list and stages are only ever touched by one
+  thread;
+- the worker publishes the newest `FaceResult` into a one-slot mailbox (`latest()`) and a statistics
+  `Snapshot` a few times a second (`snapshot()`); the window polls both from a timer. Nothing queues
+  up: a slow view simply skips results, it never slows tracking down.
+
+Every failure (a source that does not open, an output that cannot be written, an OSC target that
+cannot be created) becomes an entry in `events()` with a one-line message for the window.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import logging
+import queue
+import statistics
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from tracking.annotate import OverlayOptions
+from tracking.pipeline import RunSummary
+from tracking.recording import FrameExporter, OutputError, VideoRecorder
+from tracking.session import Session, SessionConfig, SessionError, build_session
+from tracking.types import FaceResult
+
+log = logging.getLogger(__name__)
+
+STAGE_WINDOW = 90  # frames over which the per-stage latency medians are taken
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    realtime: bool = True           # pace video files at their own frame rate (cameras are live anyway)
+    stats_interval_s: float = 0.25  # how often the statistics snapshot is refreshed
+    start_paused: bool = False
+
+
+@dataclass
+class RecordingInfo:
+    video: Path | None
+    export: Path | None
+    started_at: float               # time.perf_counter()
+    frames: int = 0
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.started_at
+
+
+@dataclass
+class Snapshot:
+    """Everything the status displays, gathered on the worker thread (so no pipeline object is read
+    from two threads)."""
+
+    state: str = "starting"          # starting | running | paused | ended | failed
+    source: str = ""
+    live: bool = False
+    model: str = ""
+    width: int = 0
+    height: int = 0
+    source_fps: float = 0.0
+    frame_count: int | None = None
+    position: int = 0                # index of the newest processed frame
+    frames_processed: int = 0
+    frames_read: int = 0
+    frames_dropped: int = 0
+    detector_calls: int = 0
+    frames_with_face: int = 0
+    fps: float = 0.0                 # recent processing rate
+    run_fps: float = 0.0             # frames processed / seconds since the first frame
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    latency_ms: float | None = None  # frame captured -> result published, median of recent frames
+    recording: RecordingInfo | None = None
+    osc: dict[str, dict[str, Any]] = field(default_factory=dict)   # spec -> sender stats
+    calibrated: bool = False
+    retarget: bool = False
+
+    @property
+    def detector_share(self) -> float:
+        return self.detector_calls / self.frames_processed if self.frames_processed else 0.0
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str       # error | info | recording-started | recording-stopped | ended
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def recording_paths(folder: Path, export_format: str = "jsonl", now: _dt.datetime | None = None,
+                    video_ext: str = "mp4") -> tuple[Path, Path]:
+    """A fresh pair of file names in `folder`, e.g. occface-20260127-104500.mp4 / .jsonl."""
+    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = Path(folder) / f"occface-{stamp}"
+    n = 1
+    video, export = base.with_suffix(f".{video_ext}"), base.with_suffix(f".{export_format}")
+    while video.exists() or export.exists():
+        n += 1
+        video = Path(f"{base}-{n}.{video_ext}")
+        export = Path(f"{base}-{n}.{export_format}")
+    return video, export
+
+
+class PipelineWorker:
+    """Builds a Session from `config` and runs it on its own thread until the source ends or stop()."""
+
+    def __init__(self, config: SessionConfig, options: WorkerOptions | None = None,
+                 osc_specs: list[str] | None = None, record: tuple[Path | None, Path | None] | None = None,
+                 overlay: OverlayOptions | None = None,
+                 session_factory: Callable[[SessionConfig], Session] = build_session):
+        # Recording and OSC are managed here (so the window can switch them at run time); the session
+        # gets a config without them.
+        self.config = dataclasses.replace(config, record=None, export=None, osc=[])
+        self.options = options or WorkerOptions()
+        self._initial_osc = list(osc_specs or [])
+        self._initial_record = record
+        self._overlay = overlay
+        self._session_factory = session_factory
+        self._commands: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        if self.options.start_paused:
+            self._paused.set()
+        self._lock = threading.Lock()
+        self._latest: FaceResult | None = None
+        self._latest_seq = 0
+        self._snapshot = Snapshot(source=str(config.source))
+        self._events: deque[Event] = deque(maxlen=200)
+        self._thread = threading.Thread(target=self._main, name="pipeline-worker", daemon=True)
+        self.session: Session | None = None
+        self.summary: RunSummary | None = None
+        # worker-thread state
+        self._recorder: VideoRecorder | None = None
+        self._exporter: FrameExporter | None = None
+        self._recording: RecordingInfo | None = None
+        self._osc: dict[str, Any] = {}
+        self._recent: deque[FaceResult] = deque(maxlen=STAGE_WINDOW)
+        self._latencies: deque[float] = deque(maxlen=STAGE_WINDOW)
+        self._first_frame_at: float | None = None
+        self._last_frame_at: float | None = None
+        self._pace_origin: tuple[float, float] | None = None  # (perf_counter, media timestamp)
+
+    # --- called from the window (any thread) --------------------------------------------------------
+    def start(self) -> "PipelineWorker":
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop tracking, finalise every output and release the source; safe to call more than once."""
+        self._stop.set()
+        self._paused.clear()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def latest(self) -> tuple[int, FaceResult | None]:
+        """(sequence number, newest result); the number grows by one per processed frame."""
+        with self._lock:
+            return self._latest_seq, self._latest
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return dataclasses.replace(self._snapshot, stage_ms=dict(self._snapshot.stage_ms),
+                                       osc={k: dict(v) for k, v in self._snapshot.osc.items()})
+
+    def events(self) -> list[Event]:
+        """Events since the last call (errors, recording started/stopped, end of source)."""
+        out = []
+        while True:
+            try:
+                out.append(self._events.popleft())
+            except IndexError:
+                return out
+
+    def set_paused(self, paused: bool) -> None:
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
+            self._command(self._reset_pacing)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def seek(self, frame_index: int) -> None:
+        self._command(lambda: self._do_seek(frame_index))
+
+    def start_recording(self, video: Path | None, export: Path | None, overlay: OverlayOptions | None = None) -> None:
+        self._command(lambda: self._do_start_recording(video, export, overlay))
+
+    def stop_recording(self) -> None:
+        self._command(self._do_stop_recording)
+
+    def add_osc(self, spec: str) -> None:
+        self._command(lambda: self._do_add_osc(spec))
+
+    def remove_osc(self, spec: str) -> None:
+        self._command(lambda: self._do_remove_osc(spec))
+
+    def calibrate_neutral(self) -> None:
+        self._command(self._do_calibrate)
+
+    def set_overlay(self, overlay: OverlayOptions) -> None:
+        """Overlay options for recordings started from now on."""
+        self._overlay = overlay
+
+    def _command(self, fn: Callable[[], None]) -> None:
+        self._commands.put(fn)
+
+    # --- worker thread ------------------------------------------------------------------------------
+    def _emit(self, kind: str, message: str, **data: Any) -> None:
+        if kind == "error":
+            log.warning("%s", message)
+        self._events.append(Event(kind, message, data))
+
+    def _set_state(self, state: str) -> None:
+        with self._lock:
+            self._snapshot.state = state
+
+    def _main(self) -> None:
+        try:
+            self.session = self._session_factory(self.config)
+        except SessionError as exc:
+            self._set_state("failed")
+            self._emit("error", str(exc))
+            return
+        except Exception as exc:  # an unexpected fault must reach the window, not kill it
+            log.exception("could not start the session")
+            self._set_state("failed")
+            self._emit("error", f"could not start: {type(exc).__name__}: {exc}")
+            return
+        session = self.session
+        info = session.capture.info
+        with self._lock:
+            snap = self._snapshot
+            snap.source, snap.live, snap.width, snap.height = info.description, info.live, info.width, info.height
+            snap.source_fps, snap.frame_count = info.fps, info.frame_count
+            snap.model = str(getattr(session.pipeline.backend, "name", "?"))
+            snap.retarget = session.retarget_stage is not None
+        for spec in self._initial_osc:
+            self._do_add_osc(spec)
+        if self._initial_record is not None and any(self._initial_record):
+            self._do_start_recording(*self._initial_record, self._overlay)
+        summary = RunSummary(source=info.description, model=snap.model)
+        start = time.perf_counter()
+        try:
+            session.capture.start()
+            self._set_state("paused" if self._paused.is_set() else "running")
+            self._loop(session)
+        except Exception as exc:
+            log.exception("tracking stopped")
+            self._emit("error", f"tracking stopped: {type(exc).__name__}: {exc}")
+        finally:
+            summary.wall_seconds = time.perf_counter() - start
+            summary.interrupted = self._stop.is_set()
+            self._finish(session, summary)
+
+    def _loop(self, session: Session) -> None:
+        capture, pipeline = session.capture, session.pipeline
+        next_stats = 0.0
+        while not self._stop.is_set():
+            self._run_commands()
+            now = time.perf_counter()
+            if now >= next_stats:
+                self._publish_stats(session)
+                next_stats = now + self.options.stats_interval_s
+            if self._paused.is_set():
+                self._set_state("paused")
+                if capture.info.live:  # keep the camera's newest frame fresh; nothing is processed
+                    try:
+                        capture.get(timeout=0.05)
+                    except queue.Empty:
+                        pass
+                else:
+                    time.sleep(0.03)
+                continue
+            try:
+                frame = capture.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if frame is None:
+                break
+            if self._snapshot.state != "running":
+                self._set_state("running")
+            if self.options.realtime and not capture.info.live:
+                self._pace(frame.timestamp)
+                if self._stop.is_set():
+                    break
+            result = pipeline.process(frame)
+            published = time.perf_counter()
+            self._latencies.append((published - frame.captured_at) * 1000.0)
+            self._recent.append(result)
+            if self._first_frame_at is None:
+                self._first_frame_at = published
+            self._last_frame_at = published
+            if self._recording is not None:
+                self._recording.frames += 1
+            with self._lock:
+                self._latest = result
+                self._latest_seq += 1
+        self._run_commands()
+
+    def _pace(self, media_time: float) -> None:
+        now = time.perf_counter()
+        if self._pace_origin is None:
+            self._pace_origin = (now, media_time)
+            return
+        due = self._pace_origin[0] + (media_time - self._pace_origin[1])
+        if due - now > 1.0 or due < now - 0.5:  # a seek or a long stall: start pacing afresh
+            self._pace_origin = (now, media_time)
+            return
+        while not self._stop.is_set() and not self._paused.is_set():
+            left = due - time.perf_counter()
+            if left <= 0:
+                return
+            self._stop.wait(min(left, 0.05))
+
+    def _reset_pacing(self) -> None:
+        self._pace_origin = None
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                fn = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                fn()
+            except Exception as exc:
+                log.exception("command failed")
+                self._emit("error", f"{type(exc).__name__}: {exc}")
+
+    def _publish_stats(self, session: Session) -> None:
+        pipeline, capture = session.pipeline, session.capture
+        stage: dict[str, list[float]] = {}
+        for result in self._recent:
+            for name, ms in result.timings_ms.items():
+                stage.setdefault(name, []).append(ms)
+        osc = {}
+        for spec, sender in self._osc.items():
+            try:
+                osc[spec] = dict(sender.stats())
+            except Exception as exc:
+                osc[spec] = {"last_error": f"stats failed: {exc}"}
+        recent = [r.captured_at for r in self._recent]
+        fps = 0.0
+        window = [t for t in recent[-31:]]
+        if len(window) >= 2 and window[-1] > window[0]:
+            fps = (len(window) - 1) / (window[-1] - window[0])
+        if self._last_frame_at is not None and time.perf_counter() - self._last_frame_at > 1.0:
+            fps = 0.0  # paused, stalled or at the end: no recent frames
+        run_fps = 0.0
+        if self._first_frame_at is not None and self._last_frame_at and pipeline.frames_processed > 1:
+            run_fps = (pipeline.frames_processed - 1) / max(self._last_frame_at - self._first_frame_at, 1e-6)
+        stage_ms = {name: statistics.median(v) for name, v in stage.items()}
+        latency = statistics.median(self._latencies) if self._latencies else None
+        calibrated = bool(getattr(session.retarget_stage, "calibrated", False))
+        recording = dataclasses.replace(self._recording) if self._recording is not None else None
+        with self._lock:
+            s = self._snapshot
+            s.position = self._recent[-1].frame_index if self._recent else s.position
+            s.frames_processed = pipeline.frames_processed
+            s.frames_read = capture.frames_read
+            s.frames_dropped = capture.frames_dropped
+            s.detector_calls = pipeline.tracker.detector_calls
+            s.frames_with_face = pipeline.frames_with_face
+            s.fps, s.run_fps, s.stage_ms, s.latency_ms = fps, run_fps, stage_ms, latency
+            s.recording, s.osc, s.calibrated = recording, osc, calibrated
+
+    # --- commands (worker thread) --------------------------------------------------------------------
+    def _do_seek(self, frame_index: int) -> None:
+        session = self.session
+        if session is None or session.capture.info.live:
+            return
+        count = session.capture.info.frame_count
+        if count:
+            frame_index = min(max(0, frame_index), count - 1)
+        session.capture.seek(frame_index)
+        self._pace_origin = None
+
+    def _do_start_recording(self, video: Path | None, export: Path | None, overlay: OverlayOptions | None) -> None:
+        session = self.session
+        if session is None:
+            return
+        if self._recording is not None:
+            self._do_stop_recording()
+        info = session.capture.info
+        recorder = exporter = None
+        try:
+            for path in (video, export):
+                if path is not None:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if video is not None:
+                recorder = VideoRecorder(Path(video), info.fps, (info.width, info.height), overlay or self._overlay)
+            if export is not None:
+                exporter = FrameExporter(Path(export))
+        except (OutputError, OSError) as exc:
+            if recorder is not None:
+                recorder.close()
+            msg = str(exc) if isinstance(exc, OutputError) else f"cannot record: {exc.strerror or exc}"
+            self._emit("error", f"recording did not start: {msg}")
+            return
+        self._recorder, self._exporter = recorder, exporter
+        for sink in (recorder, exporter):
+            if sink is not None:
+                session.pipeline.sinks.append(sink)
+        self._recording = RecordingInfo(video=Path(video) if video else None,
+                                        export=Path(export) if export else None, started_at=time.perf_counter())
+        self._publish_stats(session)
+        self._emit("recording-started", f"recording to {video or export}", video=video, export=export)
+
+    def _do_stop_recording(self) -> None:
+        session = self.session
+        if self._recording is None or session is None:
+            return
+        frames = {}
+        for name, sink in (("video", self._recorder), ("export", self._exporter)):
+            if sink is None:
+                continue
+            if sink in session.pipeline.sinks:
+                session.pipeline.sinks.remove(sink)
+            try:
+                sink.close()
+            except Exception as exc:
+                self._emit("error", f"closing the {name} failed: {exc}")
+            frames[name] = sink.frames_written
+        rec = self._recording
+        self._recorder = self._exporter = None
+        self._recording = None
+        self._publish_stats(session)
+        written = frames.get("video", frames.get("export", 0))
+        self._emit("recording-stopped", f"recorded {written} frames ({rec.elapsed_s:.1f} s) to {rec.video or rec.export}",
+                   video=rec.video, export=rec.export, frames=written, **{f"{k}_frames": v for k, v in frames.items()})
+
+    def _do_add_osc(self, spec: str) -> None:
+        session = self.session
+        if session is None or spec in self._osc:
+            return
+        try:
+            from retarget.osc import OscTargetError, create_sender
+        except ImportError as exc:
+            self._emit("error", f"OSC streaming is not available: {exc}", spec=spec)
+            return
+        try:
+            sender = create_sender(spec)
+        except OscTargetError as exc:
+            self._emit("error", str(exc), spec=spec, osc=True)
+            return
+        self._osc[spec] = sender
+        session.pipeline.sinks.append(sender)
+        self._emit("info", f"streaming to {spec}", spec=spec)
+
+    def _do_remove_osc(self, spec: str) -> None:
+        session = self.session
+        sender = self._osc.pop(spec, None)
+        if sender is None or session is None:
+            return
+        if sender in session.pipeline.sinks:
+            session.pipeline.sinks.remove(sender)
+        try:
+            sender.close()
+        except Exception as exc:
+            self._emit("error", f"closing {spec} failed: {exc}")
+
+    def _do_calibrate(self) -> None:
+        session = self.session
+        if session is None or session.retarget_stage is None:
+            self._emit("error", "calibration needs head pose and blendshapes (retargeting is off)")
+            return
+        session.retarget_stage.calibrate_neutral()
+        self._emit("info", "calibrating: hold a relaxed face toward the camera")
+
+    def _finish(self, session: Session, summary: RunSummary) -> None:
+        """Finalise every output (recording first, so the file is complete) and release the source."""
+        self._run_commands()
+        self._do_stop_recording()
+        self._publish_stats(session)
+        for spec in list(self._osc):
+            self._osc.pop(spec, None)  # closed with the other sinks below
+        try:
+            summary.frames_read = session.capture.frames_read
+            summary.frames_dropped = session.capture.frames_dropped
+            summary.source_error = session.capture.read_error
+            session.pipeline.fill_summary(summary)
+        except Exception:
+            log.exception("summary failed")
+        try:
+            session.close()
+        except Exception as exc:
+            self._emit("error", f"closing the session failed: {exc}")
+        self.summary = summary
+        if summary.source_error:
+            self._emit("error", summary.source_error)
+        self._set_state("ended")
+        self._emit("ended", "stopped" if self._stop.is_set() else "end of source",
+                   frames=summary.frames_processed, stopped=self._stop.is_set())
