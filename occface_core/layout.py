@@ -12,9 +12,14 @@ import numpy as np
 NUM_POINTS = 100
 
 _JAW = [f"jaw_{i:02d}" for i in range(17)]  # from the subject's right ear to the left ear
-_BROWS = [f"right_brow_{i}" for i in range(5)] + [f"left_brow_{i}" for i in range(5)]
+# Brow and eye names are semantic (outer/inner), so a point and its mirror differ only in right/left.
+_BROW_PARTS = ["outer", "outer_mid", "mid", "inner_mid", "inner"]
+_BROWS = [f"right_brow_{p}" for p in _BROW_PARTS] + [f"left_brow_{p}" for p in reversed(_BROW_PARTS)]
 _NOSE = [f"nose_bridge_{i}" for i in range(4)] + [f"nose_base_{i}" for i in range(5)]
-_EYES = [f"right_eye_{i}" for i in range(6)] + [f"left_eye_{i}" for i in range(6)]
+_EYES = [f"right_eye_{p}" for p in ("outer_corner", "upper_outer", "upper_inner", "inner_corner", "lower_inner",
+                                     "lower_outer")] + \
+        [f"left_eye_{p}" for p in ("inner_corner", "upper_inner", "upper_outer", "outer_corner", "lower_outer",
+                                   "lower_inner")]
 _OUTER_LIPS = [f"outer_lip_{i:02d}" for i in range(12)]
 _INNER_LIPS = [f"inner_lip_{i}" for i in range(8)]
 _IRIS_PARTS = ["pupil", "iris_top", "iris_outer", "iris_bottom", "iris_inner"]

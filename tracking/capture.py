@@ -15,6 +15,8 @@ from pathlib import Path
 
 import cv2
 
+from occface_core.native_logs import quiet_native_stderr
+
 from .types import Frame
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,16 @@ class SourceInfo:
 
 
 def open_capture(source: int | str | Path) -> tuple[cv2.VideoCapture, SourceInfo]:
-    """Open a camera index or a video file and check that a first frame can be read."""
+    """Open a camera index or a video file and check that a first frame can be read.
+
+    OpenCV and FFmpeg print their own diagnostics while probing a bad source; those are silenced
+    here because the SourceError says the same in one line.
+    """
+    with quiet_native_stderr():
+        return _open_capture(source)
+
+
+def _open_capture(source: int | str | Path) -> tuple[cv2.VideoCapture, SourceInfo]:
     live = isinstance(source, int)
     if live:
         cap = cv2.VideoCapture(source)

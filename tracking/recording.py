@@ -27,9 +27,11 @@ class OutputError(RuntimeError):
 
 
 def _check_writable(path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"output folder does not exist: {parent}")
+    """Create the output's folder if needed and make sure the file can be written, before tracking starts."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder for {path}: {exc.strerror or exc}") from None
     try:
         with open(path, "ab"):
             pass

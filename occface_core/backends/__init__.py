@@ -41,10 +41,13 @@ def create_backend(name: str = "auto", weights: Path | None = None) -> LandmarkB
         from .mediapipe_backend import MediaPipeMeshBackend
         return MediaPipeMeshBackend()
     if name == "occface":
-        from .occface_backend import OccFaceBackend  # provided by the OccFace model issue
         path = Path(weights) if weights is not None else DEFAULT_OCCFACE_WEIGHTS
         if not path.is_file():
             raise BackendError(f"model weights not found: {path}")
+        try:
+            from .occface_backend import OccFaceBackend
+        except ImportError as exc:
+            raise BackendError(f"the OccFace backend cannot be loaded: {exc}") from None
         return OccFaceBackend(path)
     raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
 

@@ -1,0 +1,78 @@
+"""Benchmark the headless pipeline on a video: per-stage median ms, end-to-end frames per second, the
+share of frames that needed the detector and, with --osc, the median time from frame capture to the
+OSC bundle leaving (sent to a python-osc receiver on loopback).
+
+Not a test: figures depend on the machine; compare backends as ratios within one run.
+
+Examples:
+    python -m benchmarks.bench_pipeline --video ../shared/data/video/short_hamilton_clip.mp4
+    python -m benchmarks.bench_pipeline --video assets/demo.mp4 --model mediapipe occface --osc
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from tracking.demo_clip import DEFAULT_CLIP
+from tracking.session import SessionConfig, SessionError, build_session
+
+
+def _loopback_receiver():
+    """A python-osc server on an ephemeral loopback port that swallows whatever arrives."""
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import ThreadingOSCUDPServer
+
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda *args: None)
+    server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def bench(video: Path, model: str, osc: bool, max_frames: int | None, smoothing: bool, retarget: bool) -> dict:
+    server = _loopback_receiver() if osc else None
+    targets = [f"vmc://127.0.0.1:{server.server_address[1]}?rate=1000"] if server else []
+    config = SessionConfig(source=video, model=model, osc=targets, max_frames=max_frames, smoothing=smoothing,
+                           retarget=retarget)
+    session = build_session(config)
+    try:
+        session.capture.start()
+        summary = session.pipeline.run(session.capture)
+    finally:
+        session.close()
+        if server is not None:
+            server.shutdown()
+    return summary.to_dict()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", type=Path, default=DEFAULT_CLIP)
+    parser.add_argument("--model", nargs="+", default=["auto"], help="one or more of auto, occface, mediapipe")
+    parser.add_argument("--osc", action="store_true", help="also stream VMC to a loopback receiver")
+    parser.add_argument("--no-retarget", action="store_true")
+    parser.add_argument("--max-frames", type=int)
+    args = parser.parse_args(argv)
+    for model in args.model:
+        try:
+            r = bench(args.video, model, args.osc, args.max_frames, True, not args.no_retarget)
+        except SessionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"== {r['source']} model={r['model']}")
+        print(f"frames {r['frames_processed']}, with a face {100 * r['face_share']:.1f} %, "
+              f"detector on {100 * r['detector_share']:.1f} % of frames ({r['detector_calls']} calls)")
+        print(f"end-to-end {r['fps']:.1f} frames/s")
+        for stage, ms in r["stage_median_ms"].items():
+            print(f"  {stage:<10} median {ms:7.2f} ms")
+        for sink in r["sinks"]:
+            if "median_latency_ms" in sink:
+                print(f"  capture→OSC sent median {sink['median_latency_ms']} ms ({sink.get('sent')} bundles, "
+                      f"{sink.get('send_errors')} errors) to {sink.get('target')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The headless command line: outputs, summary, Ctrl-C, and every bad-input case."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = [sys.executable, str(ROOT / "main.py"), "--headless", "--model", "mediapipe"]
+
+
+def run(args, timeout=120):
+    return subprocess.run(BASE + args, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_clean_error(proc, *fragments):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def video_frame_count(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def test_demo_run_writes_video_export_and_summary(tmp_path):
+    out, export, summary = tmp_path / "new" / "a.mp4", tmp_path / "f.jsonl", tmp_path / "run.json"
+    proc = run(["--demo", "--record", str(out), "--export", str(export), "--summary-json", str(summary),
+                "--max-frames", "40"])
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(summary.read_text())
+    assert report["frames_read"] == report["frames_processed"] == 40
+    assert report["frames_dropped"] == 0
+    assert report["detector_calls"] >= 1 and report["frames_with_face"] >= 38
+    assert {"detect", "landmarks", "smooth", "total"} <= set(report["stage_median_ms"])
+    assert video_frame_count(out) == 40
+    records = [json.loads(line) for line in export.read_text().splitlines()]
+    assert [r["frame"] for r in records] == list(range(40))
+    first, later = records[0], records[10]
+    assert first["detected"] and not first["tracked"]
+    assert later["tracked"] and not later["detected"]
+    for r in records:
+        assert {"frame", "timestamp", "has_face", "tracked", "face_score", "points", "visibility"} <= set(r)
+        if r["has_face"]:
+            assert len(r["points"]) == 100 and all(len(p) == 2 for p in r["points"])
+            assert len(r["visibility"]) == 100 and all(0 <= v <= 1 for v in r["visibility"])
+    assert records[1]["timestamp"] == pytest.approx(1 / 30, abs=1e-3)
+
+
+def test_csv_export_has_one_row_per_frame(tmp_path):
+    export = tmp_path / "f.csv"
+    proc = run(["--demo", "--export", str(export), "--max-frames", "12"])
+    assert proc.returncode == 0, proc.stderr
+    rows = export.read_text().splitlines()
+    header = rows[0].split(",")
+    assert len(rows) == 13
+    assert {"frame", "x0", "y99", "v99", "face_score"} <= set(header)
+
+
+def test_ctrl_c_leaves_a_playable_video_and_a_complete_export(tmp_path):
+    out, export, summary = tmp_path / "a.mp4", tmp_path / "f.jsonl", tmp_path / "run.json"
+    proc = subprocess.Popen(BASE + ["--demo", "--record", str(out), "--export", str(export),
+                                    "--summary-json", str(summary)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if export.exists() and len(export.read_text().splitlines()) >= 15:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    report = json.loads(summary.read_text())
+    assert report["interrupted"] is True
+    n = report["frames_processed"]
+    assert 15 <= n < 450
+    lines = export.read_text().splitlines()
+    assert len(lines) == n and json.loads(lines[-1])["frame"] == n - 1   # complete up to the last frame
+    assert video_frame_count(out) == n                                   # finalised and playable
+
+
+def test_missing_video(tmp_path):
+    assert_clean_error(run(["--video", str(tmp_path / "nope.mp4")]), "not found")
+
+
+def test_empty_video(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert_clean_error(run(["--video", str(empty)]), "empty")
+
+
+def test_corrupt_video(tmp_path):
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(os.urandom(20000))
+    assert_clean_error(run(["--video", str(corrupt)]), str(corrupt))
+
+
+def test_camera_that_does_not_open():
+    assert_clean_error(run(["--camera", "57"]), "camera 57")
+
+
+def test_unwritable_outputs(tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("not a folder")
+    assert_clean_error(run(["--demo", "--record", str(a_file / "a.mp4")]), "cannot create the folder")
+    assert_clean_error(run(["--demo", "--export", str(tmp_path)]), "cannot write")
+    assert_clean_error(run(["--demo", "--summary-json", str(tmp_path)]), "cannot write")
+
+
+def test_missing_weights(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--headless", "--model", "occface",
+                           "--weights", str(tmp_path / "nope.onnx")], cwd=ROOT, capture_output=True, text=True)
+    assert_clean_error(proc, "weights not found")
+
+
+def test_help_has_examples():
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0 and "Examples:" in proc.stdout and "--osc" in proc.stdout

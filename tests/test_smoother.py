@@ -1,0 +1,112 @@
+import numpy as np
+from filterpy.kalman import KalmanFilter
+
+from tracking.smoother import LandmarkKalmanSmoother, SmootherOptions
+
+FACE = 100.0  # the synthetic faces below are about 100 px
+
+
+def face_points(n: int = 100, rng=None) -> np.ndarray:
+    rng = rng or np.random.default_rng(0)
+    return rng.uniform(200, 300, size=(n, 2))
+
+
+def test_still_points_converge_below_the_measurement_noise():
+    rng = np.random.default_rng(1)
+    truth = face_points(rng=rng)
+    smoother = LandmarkKalmanSmoother()
+    noise = 1.0  # px
+    errors_raw, errors_smooth = [], []
+    for k in range(90):
+        z = truth + rng.normal(0, noise, truth.shape)
+        out = smoother.update(z, np.ones(100), timestamp=k / 30)
+        if k >= 60:
+            errors_raw.append(np.abs(z - truth).mean())
+            errors_smooth.append(np.abs(out - truth).mean())
+    assert np.mean(errors_smooth) < 0.65 * np.mean(errors_raw)
+
+
+def test_matches_filterpy_for_visible_points():
+    """The batch filter is filterpy's constant-velocity filter, run for every point at once."""
+    rng = np.random.default_rng(2)
+    opts = SmootherOptions(innovation_gate=1e9)  # no inflation: plain Kalman equations
+    smoother = LandmarkKalmanSmoother(opts)
+    z0 = np.array([[0.0, 0.0], [50.0, 50.0], [FACE, FACE]])  # corners fix the face size at 100 px
+    smoother.update(z0, np.ones(3), 0.0)
+    dt = 1 / 30
+    kf = KalmanFilter(dim_x=2, dim_z=1)
+    kf.x = np.array([[z0[1, 0]], [0.0]])
+    kf.P = np.diag([(opts.measurement_std * FACE) ** 2, (0.5 * FACE) ** 2])
+    kf.F = np.array([[1, dt], [0, 1]])
+    kf.H = np.array([[1.0, 0.0]])
+    kf.Q = smoother.Q(dt, FACE)
+    kf.R = np.array([[(opts.measurement_std * FACE) ** 2]])
+    for k in range(1, 20):
+        z = z0.copy()
+        z[1] += rng.normal(0, 1.0, 2) + [k * 0.5, 0]
+        out = smoother.update(z, np.ones(3), k * dt)
+        kf.predict()
+        kf.update(np.array([[z[1, 0]]]))
+        assert abs(out[1, 0] - kf.x[0, 0]) < 1e-6
+
+
+def test_occluded_point_ignores_an_outlier_and_moves_with_the_face():
+    rng = np.random.default_rng(3)
+    truth = face_points(rng=rng)
+    smoother = LandmarkKalmanSmoother()
+    velocity = np.array([60.0, 0.0])  # px/s, the whole face moves right
+    vis = np.ones(100)
+    for k in range(30):
+        smoother.update(truth + velocity * k / 30 + rng.normal(0, 0.5, truth.shape), vis, k / 30)
+    # A hand covers point 5: the model reports it 40 px away, with low visibility.
+    for k in range(30, 40):
+        z = truth + velocity * k / 30 + rng.normal(0, 0.5, truth.shape)
+        z[5] += [0.0, 40.0]
+        vis_occ = vis.copy()
+        vis_occ[5] = 0.1
+        out = smoother.update(z, vis_occ, k / 30)
+    expected = truth[5] + velocity * 39 / 30
+    assert np.linalg.norm(out[5] - expected) < 3.0          # not dragged towards the occluder
+    assert out[5, 0] > truth[5, 0] + velocity[0] * 35 / 30  # and not frozen: it kept moving with the face
+
+
+def test_low_visibility_points_trust_measurements_less():
+    base = face_points()
+    a, b = LandmarkKalmanSmoother(), LandmarkKalmanSmoother()
+    vis_high, vis_low = np.ones(100), np.full(100, 0.55)
+    a.update(base, vis_high, 0.0)
+    b.update(base, vis_low, 0.0)
+    for k in range(1, 10):
+        a.update(base, vis_high, k / 30)
+        b.update(base, vis_low, k / 30)
+    jump = base + [5.0, 0.0]
+    moved_high = a.update(jump, vis_high, 10 / 30)[:, 0] - base[:, 0]
+    moved_low = b.update(jump, vis_low, 10 / 30)[:, 0] - base[:, 0]
+    assert moved_low.mean() < moved_high.mean()
+
+
+def test_fast_head_turn_does_not_lag():
+    """A still head that suddenly turns at 1.5 face widths per second: the filter lags by less than
+    half a frame's motion at the start and not at all once it has caught the velocity."""
+    rng = np.random.default_rng(4)
+    base = face_points(rng=rng)
+    smoother = LandmarkKalmanSmoother()
+    vis = np.ones(100)
+    for k in range(15):
+        smoother.update(base + rng.normal(0, 1.0, base.shape), vis, k / 30)
+    speed = 150.0  # px/s, 5 px per frame
+    lags = []
+    for k in range(15, 45):
+        z = base + [speed * (k - 14) / 30, 0.0]
+        out = smoother.update(z + rng.normal(0, 1.0, base.shape), vis, k / 30)
+        lags.append((z - out)[:, 0].mean())
+    assert max(lags) < 0.5 * speed / 30
+    assert abs(np.mean(lags[-10:])) < 0.5
+
+
+def test_reset_starts_a_new_track_at_the_measurement():
+    smoother = LandmarkKalmanSmoother()
+    smoother.update(face_points(), np.ones(100), 0.0)
+    smoother.reset()
+    elsewhere = face_points() + 300
+    np.testing.assert_allclose(smoother.update(elsewhere, np.ones(100), 0.1), elsewhere)

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from occface_core.types import Box
+from tracking.demo_clip import ClipSpec, render_frames
+from tracking.tracker import FaceTracker, TrackerOptions
+
+from tests.helpers import FakeBackend, FakeDetector
+
+FRAME = np.zeros((480, 640, 3), np.uint8)
+FACE = Box(260, 180, 380, 320)
+
+
+def test_detector_is_skipped_while_the_face_score_holds():
+    backend, detector = FakeBackend(FACE), FakeDetector(FACE)
+    tracker = FaceTracker(backend, detector)
+    steps = [tracker.process(FRAME) for _ in range(50)]
+    assert detector.calls == 1
+    assert steps[0].detected and steps[0].new_track
+    assert not any(s.detected for s in steps[1:])
+    assert all(s.prediction is not None for s in steps)
+
+
+def test_roi_is_the_landmark_box_enlarged_by_a_quarter_per_side():
+    backend, detector = FakeBackend(FACE), FakeDetector(FACE)
+    tracker = FaceTracker(backend, detector)
+    tracker.process(FRAME)
+    step = tracker.process(FRAME)
+    expected = FACE.enlarged(0.25)
+    assert step.roi == pytest.approx(expected)
+    assert (step.roi.x0, step.roi.x1) == pytest.approx((230, 410))
+
+
+def test_a_low_face_score_drops_the_track_and_redetects_on_the_same_frame():
+    # detect frame: two passes (refine), then tracking frames; the 4th call scores 0.3 (lost).
+    backend = FakeBackend(FACE, scores=[0.9, 0.9, 0.9, 0.3, 0.9, 0.9])
+    detector = FakeDetector(FACE)
+    tracker = FaceTracker(backend, detector, TrackerOptions(min_face_score=0.7))
+    first, second, third = (tracker.process(FRAME) for _ in range(3))
+    assert first.detected and not second.detected
+    assert third.detected and third.new_track and third.prediction is not None
+    assert detector.calls == 2
+
+
+def test_no_face_means_the_detector_runs_every_frame_until_one_appears():
+    backend, detector = FakeBackend(FACE), FakeDetector(None)
+    tracker = FaceTracker(backend, detector)
+    for _ in range(5):
+        assert tracker.process(FRAME).prediction is None
+    assert detector.calls == 5 and backend.rois == []
+    detector.box = FACE
+    assert tracker.process(FRAME).prediction is not None
+
+
+def test_a_face_whose_centre_leaves_the_frame_is_lost():
+    off = Box(700, 100, 820, 240)  # to the right of a 640-wide frame
+    backend, detector = FakeBackend(off), FakeDetector(off)
+    tracker = FaceTracker(backend, detector)
+    assert tracker.process(FRAME).prediction is None
+
+
+@pytest.fixture(scope="module")
+def mediapipe_run():
+    """The real detector and MediaPipe backend over the generated demo clip."""
+    from occface_core.backends import create_backend
+    from tracking.detector import BlazeFaceDetector
+
+    spec = ClipSpec()
+    photo = __import__("cv2").imread(str(__import__("tracking.demo_clip", fromlist=["x"]).DEFAULT_PHOTO))
+    tracker = FaceTracker(create_backend("mediapipe"), BlazeFaceDetector())
+    steps = {}
+    for i, frame in enumerate(render_frames(photo, spec)):
+        steps[i] = tracker.process(frame)
+    return spec, steps, tracker
+
+
+def test_generated_clip_is_tracked_with_few_detector_calls(mediapipe_run):
+    spec, steps, tracker = mediapipe_run
+    with_face = sum(s.prediction is not None for s in steps.values())
+    assert with_face / len(steps) >= 0.95
+    assert tracker.detector_calls / len(steps) <= 0.05
+
+
+def test_generated_clip_redetects_after_the_face_leaves_and_returns(mediapipe_run):
+    spec, steps, _ = mediapipe_run
+    a, b = spec.exit_frames
+    middle = (a + b) // 2
+    assert steps[middle].prediction is None                      # the face is out of view
+    back = [i for i in sorted(steps) if i > middle and steps[i].prediction is not None]
+    assert back and back[0] < b + 4                               # found again as soon as it returns
+    assert steps[back[0]].detected and steps[back[0]].new_track
+    assert all(not steps[i].detected for i in sorted(steps) if i > back[0])  # then tracked again
+
+
+def test_generated_clip_keeps_the_track_through_the_passing_hand(mediapipe_run):
+    spec, steps, _ = mediapipe_run
+    a, b = spec.occluder_frames
+    assert all(steps[i].prediction is not None for i in steps if a <= i < b)
