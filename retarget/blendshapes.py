@@ -46,6 +46,7 @@ Not measurable from these landmarks and always 0: jawForward (needs depth), mout
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import numpy as np
 
@@ -58,12 +59,12 @@ DEAD_ZONE = 0.1
 NO_DEAD_ZONE = ("eyeBlinkLeft", "eyeBlinkRight", "jawOpen", "mouthClose")  # these have their own thresholds
 
 # Per eye: corners (outer, inner), upper/lower lid pairs, lower lid points, pupil. Subject's own sides.
-EYES = {
+EYES = MappingProxyType({
     "Right": {"outer": 36, "inner": 39, "pairs": ((37, 41), (78, 79), (38, 40)), "lower": (40, 41, 79),
               "pupil": 68, "out_sign": -1.0},
     "Left": {"outer": 45, "inner": 42, "pairs": ((43, 47), (80, 81), (44, 46)), "lower": (46, 47, 81),
              "pupil": 73, "out_sign": 1.0},
-}
+})
 
 
 def head_frame_points(points2d: np.ndarray, fit: PoseFit, model: FaceModel) -> np.ndarray:

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
 from .arkit import ARKIT_NAMES, neutral_blendshapes
 
-REGIONS: dict[str, tuple[int, ...]] = {
+REGIONS: MappingProxyType[str, tuple[int, ...]] = MappingProxyType({
     "eye_right": tuple(range(36, 42)) + (78, 79) + tuple(range(68, 73)),
     "eye_left": tuple(range(42, 48)) + (80, 81) + tuple(range(73, 78)),
     "brow_right": tuple(range(17, 22)),
     "brow_left": tuple(range(22, 27)),
     "mouth": tuple(range(48, 68)) + tuple(range(82, 86)) + (7, 8, 9),
     "nose": tuple(range(31, 36)),
-}
+})
 
 
 def shape_regions(name: str) -> tuple[str, ...]:

@@ -23,6 +23,8 @@ Example::
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from .osc_base import KEEPALIVE_S, OscSender
 from .osc_raw import RAW_ADDRESSES, RawSender
 from .osc_target import DEFAULT_PORTS, DEFAULT_RATES_HZ, OscTarget, OscTargetError, parse_osc_target
@@ -33,7 +35,7 @@ __all__ = ["OscTarget", "OscTargetError", "OscSender", "VmcSender", "VrchatSende
            "parse_osc_target", "create_sender", "DEFAULT_PORTS", "DEFAULT_RATES_HZ", "RAW_ADDRESSES",
            "KEEPALIVE_S"]
 
-_SENDERS: dict[str, type[OscSender]] = {"vmc": VmcSender, "vrchat": VrchatSender, "raw": RawSender}
+_SENDERS = MappingProxyType({"vmc": VmcSender, "vrchat": VrchatSender, "raw": RawSender})
 
 
 def create_sender(target: OscTarget | str, **kwargs) -> OscSender:

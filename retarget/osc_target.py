@@ -10,24 +10,26 @@ import math
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import parse_qs, urlsplit
 
 from .arkit import ARKIT_NAMES
 
 SCHEMES = ("vmc", "vrchat", "raw")
 
-DEFAULT_PORTS = {"vmc": 39539, "vrchat": 9000, "raw": 9100}
+DEFAULT_PORTS = MappingProxyType({"vmc": 39539, "vrchat": 9000, "raw": 9100})
 """39539: VMC renderer (marionette) port; 9000: VRChat's OSC input; 9100: this project's raw stream."""
 
-DEFAULT_RATES_HZ = {"vmc": 60.0, "vrchat": 30.0, "raw": 60.0}
+DEFAULT_RATES_HZ = MappingProxyType({"vmc": 60.0, "vrchat": 30.0, "raw": 60.0})
 MAX_RATE_HZ = 1000.0
 
 # Extra keys a VRChat name map may use besides the 52 ARKit names: head angles in degrees / 90.
 VRCHAT_HEAD_KEYS = ("headPitch", "headYaw", "headRoll")
 
-_OSC_RESERVED = set(" #*,?[]{}")  # characters OSC address patterns reserve
+_OSC_RESERVED = frozenset(" #*,?[]{}")  # characters OSC address patterns reserve
 
-_ALLOWED_QUERY = {"vmc": {"rate", "names"}, "vrchat": {"rate", "map"}, "raw": {"rate"}}
+_ALLOWED_QUERY = MappingProxyType({"vmc": frozenset({"rate", "names"}), "vrchat": frozenset({"rate", "map"}),
+                                   "raw": frozenset({"rate"})})
 
 
 class OscTargetError(ValueError):

@@ -181,15 +181,27 @@ def test_vmc_no_face_sends_status_zero_and_does_not_spam_stale_frames(server):
     sender.close()
 
 
-def test_vmc_rate_limit(server):
+@pytest.mark.parametrize("scheme, rate, fps", [("vmc", 30, 120), ("vmc", 60, 60), ("raw", 20, 60),
+                                               ("vrchat", 10, 90)])
+def test_rate_limit(server, scheme, rate, fps):
     clock = FakeClock()
-    sender = create_sender(f"vmc://127.0.0.1:{server.port}?rate=30", clock=clock)
-    for i in range(120):  # one simulated second at 120 fps with a little jitter
-        sender.send(make_result(frame_index=i, pose=make_pose()))
-        clock.t += 1 / 120 + (0.002 if i % 2 else -0.002)
+    sender = create_sender(f"{scheme}://127.0.0.1:{server.port}?rate={rate}", clock=clock)
+    sent_frames = []
+    for i in range(fps):  # one simulated second with a little frame jitter
+        if sender.send(make_result(frame_index=i, pose=make_pose(),
+                                   shapes={n: (i % 7) / 7 for n in ARKIT_NAMES})):
+            sent_frames.append(i)
+            time.sleep(0.002)  # the simulated clock runs faster than the receiver: do not overflow it
+        clock.t += 1 / fps + (0.001 if i % 2 else -0.001)
     stats = sender.stats()
-    assert 29 <= stats["sent"] <= 31
-    assert len(server.wait_for(stats["sent"])) == stats["sent"]
+    assert stats["sent"] == len(sent_frames)
+    assert rate - 1 <= stats["sent"] <= rate + 1
+    if scheme != "vrchat":  # one bundle per frame; VRChat sends one message per changed parameter
+        dgrams = server.wait_for(stats["sent"])
+        assert len(dgrams) == stats["sent"]
+        frames = [int(m.params[0]) for d in dgrams for m in messages_of(d)
+                  if m.address == "/occface/frame"]
+        assert scheme != "raw" or frames == sent_frames
     sender.close()
 
 
