@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--video", type=Path, metavar="FILE", help="a video file")
     source.add_argument("--demo", action="store_true", help=f"the bundled demo clip ({DEFAULT_CLIP.name})")
     parser.add_argument("--headless", action="store_true", help="run without a window")
+    parser.add_argument("--realtime", action="store_true",
+                        help="play a video file at its frame rate and drop frames that come too late, like a camera")
     parser.add_argument("--model", choices=("auto", "occface", "mediapipe"), default="auto",
                         help="landmark model (auto: OccFace when its weights are present)")
     parser.add_argument("--weights", type=Path, help="OccFace weights (.onnx or .pt) instead of the shipped ones")
@@ -56,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def config_from_args(args: argparse.Namespace) -> SessionConfig:
     source: int | Path = args.camera if args.camera is not None else (args.video or DEFAULT_CLIP)
     return SessionConfig(source=source, model=args.model, weights=args.weights, record=args.record,
-                         export=args.export, osc=list(args.osc), max_frames=args.max_frames,
+                         export=args.export, osc=list(args.osc), max_frames=args.max_frames, realtime=args.realtime,
                          smoothing=not args.no_smoothing, retarget=not args.no_retarget, mirror=args.mirror,
                          focal_length_px=args.focal_length, calibration=args.calibration)
 

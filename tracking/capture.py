@@ -85,16 +85,23 @@ class CaptureThread:
 
     Use as a context manager or call start()/stop(). `get()` returns the next Frame, or None at the end
     of a file (or after stop()).
+
+    `realtime=True` plays a video file at its own frame rate and drops what the consumer misses, as a
+    camera would (for trying and benchmarking live behaviour without a camera); cameras always are.
     """
 
-    def __init__(self, source: int | str | Path, max_frames: int | None = None, file_queue_size: int = 4):
+    def __init__(self, source: int | str | Path, max_frames: int | None = None, file_queue_size: int = 4,
+                 realtime: bool = False):
         self._cap, self.info = open_capture(source)
         self._max_frames = max_frames
+        self.realtime = realtime or self.info.live
         # A live source keeps one slot (the newest frame); a file blocks the reader instead of dropping.
-        self._queue: queue.Queue = queue.Queue(maxsize=1 if self.info.live else file_queue_size)
+        self._queue: queue.Queue = queue.Queue(maxsize=1 if self.realtime else file_queue_size)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self._lock = threading.Lock()
+        self._next_index = 0
+        self._pace_origin: tuple[float, int] | None = None  # (perf_counter, frame index) of realtime playback
         self.frames_read = 0
         self.frames_dropped = 0
         self.read_error: str | None = None
@@ -131,6 +138,7 @@ class CaptureThread:
         with self._lock:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, frame_index))
             self._next_index = max(0, frame_index)
+            self._pace_origin = None  # realtime playback restarts its clock at the new position
             self._drain()
 
     def _drain(self) -> None:
@@ -144,7 +152,6 @@ class CaptureThread:
 
     def _run(self) -> None:
         start = time.perf_counter()
-        self._next_index = 0
         try:
             while not self._stop.is_set():
                 if self._max_frames is not None and self.frames_read >= self._max_frames:
@@ -158,6 +165,8 @@ class CaptureThread:
                         self.read_error = f"{self.info.description} stopped delivering frames"
                         log.warning(self.read_error)
                     break
+                if self.realtime and not self.info.live:
+                    self._pace(index)
                 now = time.perf_counter()
                 timestamp = (now - start) if self.info.live else index / self.info.fps
                 frame = Frame(index=index, timestamp=timestamp, image=image, captured_at=now)
@@ -166,8 +175,15 @@ class CaptureThread:
         finally:
             self._put_end()
 
+    def _pace(self, index: int) -> None:
+        """Wait until frame `index` is due at the file's frame rate."""
+        if self._pace_origin is None:
+            self._pace_origin = (time.perf_counter(), index)
+        origin_time, origin_index = self._pace_origin
+        time.sleep(max(0.0, origin_time + (index - origin_index) / self.info.fps - time.perf_counter()))
+
     def _hand_over(self, frame: Frame) -> None:
-        if self.info.live:
+        if self.realtime:
             try:
                 self._queue.put_nowait(frame)
             except queue.Full:

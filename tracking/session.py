@@ -31,6 +31,7 @@ class SessionConfig:
     export: Path | None = None             # per-frame .jsonl or .csv
     osc: list[str] = field(default_factory=list)   # e.g. ["vmc://127.0.0.1:39539"]
     max_frames: int | None = None
+    realtime: bool = False                 # play a file at its frame rate, dropping stale frames like a camera
     smoothing: bool = True
     retarget: bool = True                  # head pose and blendshapes
     mirror: bool = False
@@ -85,7 +86,7 @@ def build_session(config: SessionConfig) -> Session:
     osc_sinks = build_osc_sinks(config.osc)        # cheap checks first: fail before opening a camera
     stages = build_stages(config)
     try:
-        capture = CaptureThread(config.source, max_frames=config.max_frames)
+        capture = CaptureThread(config.source, max_frames=config.max_frames, realtime=config.realtime)
     except SourceError as exc:
         raise SessionError(str(exc)) from None
     sinks: list[Sink] = []

@@ -1,0 +1,73 @@
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from tracking.capture import CaptureThread, SourceError
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 60-frame 160×120 clip whose frame index is written into its pixels."""
+    path = tmp_path_factory.mktemp("clip") / "count.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    for i in range(60):
+        writer.write(np.full((120, 160, 3), i * 4, np.uint8))
+    writer.release()
+    return path
+
+
+def frame_value(frame) -> int:
+    return int(round(float(frame.image.mean()) / 4))
+
+
+def drain(capture, delay=0.0):
+    frames = []
+    while True:
+        frame = capture.get(timeout=5)
+        if frame is None:
+            return frames
+        frames.append(frame)
+        time.sleep(delay)
+
+
+def test_a_file_loses_no_frame_even_with_a_slow_consumer(clip):
+    with CaptureThread(clip) as capture:
+        frames = drain(capture, delay=0.005)
+    assert [f.index for f in frames] == list(range(60))
+    assert [frame_value(f) for f in frames] == list(range(60))
+    assert capture.frames_dropped == 0 and capture.frames_read == 60
+    assert frames[30].timestamp == pytest.approx(1.0)
+
+
+def test_realtime_drops_stale_frames_and_counts_them(clip):
+    with CaptureThread(clip, realtime=True) as capture:
+        frames = drain(capture, delay=0.1)  # a consumer at 10 fps behind a 30 fps source
+    indices = [f.index for f in frames]
+    assert indices == sorted(indices) and len(indices) < 40
+    assert capture.frames_dropped > 0
+    assert capture.frames_read == 60
+    assert len(frames) + capture.frames_dropped == 60
+
+
+def test_max_frames_stops_the_source(clip):
+    with CaptureThread(clip, max_frames=7) as capture:
+        assert len(drain(capture)) == 7
+
+
+def test_seek_jumps_in_a_file(clip):
+    capture = CaptureThread(clip)
+    capture.seek(50)
+    capture.start()
+    frames = drain(capture)
+    capture.stop()
+    assert frames[0].index == 50 and frame_value(frames[0]) == 50
+
+
+def test_bad_sources_raise_one_line_errors(tmp_path):
+    with pytest.raises(SourceError, match="not found"):
+        CaptureThread(tmp_path / "missing.mp4")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(SourceError, match="empty"):
+        CaptureThread(tmp_path / "empty.mp4")
