@@ -23,7 +23,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QPalette, QShortcut
 from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
-                             QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QSizePolicy, QSlider,
+                             QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QScrollArea, QSizePolicy, QSlider,
                              QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from tracking.annotate import OverlayOptions, annotate
@@ -267,7 +267,11 @@ class MainWindow(QMainWindow):
         sv = QVBoxLayout(shapes_box)
         sv.setContentsMargins(4, 4, 4, 4)
         self.meters = BlendshapeMeters()
-        sv.addWidget(self.meters)
+        scroll = QScrollArea()  # lets the window shrink below the meters' height
+        scroll.setWidget(self.meters)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        sv.addWidget(scroll)
         v.addWidget(shapes_box, 1)
         return tab
 
@@ -464,7 +468,8 @@ class MainWindow(QMainWindow):
 
     @property
     def running(self) -> bool:
-        return self.worker is not None and self.worker.alive
+        worker = self.worker
+        return worker is not None and worker.alive and worker.snapshot().state not in ("failed", "ended")
 
     def _update_controls(self) -> None:
         running = self.running
@@ -597,6 +602,7 @@ class MainWindow(QMainWindow):
                 if event.data.get("osc"):
                     self.osc_panel.message.setText(event.message)
                 self.show_error(event.message)
+                self._update_controls()
             elif event.kind == "recording-started":
                 self._recording_since = time.perf_counter()
                 self._set_record_checked(True)

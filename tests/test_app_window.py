@@ -1,0 +1,306 @@
+"""The desktop window, driven offscreen on the generated demo clip (model: mediapipe).
+
+Settings live in a temporary .ini file (never the user's), OSC goes to loopback only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+cv2 = pytest.importorskip("cv2")
+pytest.importorskip("PyQt6.QtWidgets")
+pytest.importorskip("mediapipe")
+
+from PyQt6.QtCore import QSettings  # noqa: E402
+from PyQt6.QtWidgets import QApplication  # noqa: E402
+
+from app.main_window import MainWindow, prepare_qt_environment  # noqa: E402
+from app.worker import WorkerOptions  # noqa: E402
+from tracking.demo_clip import DEFAULT_CLIP  # noqa: E402
+from tracking.session import SessionConfig  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = WorkerOptions(realtime=False)
+
+pytestmark = pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
+
+
+@pytest.fixture(scope="module")
+def qapp():
+    prepare_qt_environment()
+    return QApplication.instance() or QApplication([])
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qapp, settings):
+    windows = []
+
+    def make(source=DEFAULT_CLIP, settings=settings, **kwargs):
+        config_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in ("max_frames", "record", "export", "osc")}
+        window = MainWindow(SessionConfig(source=source, model="mediapipe", **config_kwargs), settings,
+                            worker_options=kwargs.pop("worker_options", FAST), cameras=kwargs.pop("cameras", []),
+                            **kwargs)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+    qapp.processEvents()
+
+
+def wait_until(qapp, condition, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        qapp.processEvents()
+        if condition():
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def video_frames(path: Path) -> tuple[int, tuple[int, int]]:
+    """Frames actually decodable from a video file, and its size."""
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), f"{path} does not open"
+    count, size = 0, (0, 0)
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        count += 1
+        size = (frame.shape[1], frame.shape[0])
+    cap.release()
+    return count, size
+
+
+def jsonl_frames(path: Path) -> list[int]:
+    return [json.loads(line)["frame"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_frames_reach_the_view_and_the_status(qapp, make_window):
+    window = make_window()
+    wait_until(qapp, lambda: window.view.frames_shown >= 15 and window._last_snapshot.frames_processed >= 15,
+               what="frames in the view and the status")
+    assert window.view.last_frame_index is not None and window.view.last_frame_index >= 0
+    assert window.errors == []
+    wait_until(qapp, lambda: "processed of 450" in window.status_fields["frames"].text()
+               and window._last_snapshot.fps > 0, what="status text")
+    processed = int(window.status_fields["frames"].text().split()[0])
+    assert processed >= 15
+    assert window.status_fps.text().endswith("fps") and float(window.status_fps.text().split()[0]) > 0
+    assert "mediapipe" in window.status_model.text()
+    assert "landmarks" in window.status_fields["stages"].text()
+    assert "% of frames" in window.status_fields["detector"].text()
+    assert window.status_dropped.text() == "dropped 0"
+    # the slider follows the file
+    assert window.position_slider.isEnabled() and window.position_slider.maximum() == 449
+
+    # pause holds the frame count still; resume continues
+    window.pause_button.setChecked(True)
+    wait_until(qapp, lambda: window._last_snapshot.state == "paused", what="paused")
+    held = window.worker.latest()[0]
+    t_end = time.monotonic() + 0.4
+    while time.monotonic() < t_end:
+        qapp.processEvents()
+    assert window.worker.latest()[0] == held
+    window.pause_button.setChecked(False)
+    wait_until(qapp, lambda: window.worker.latest()[0] > held + 3, what="frames after resume")
+
+    # seeking with the position slider jumps in the file
+    window.position_slider.setValue(400)
+    window._slider_released()
+    wait_until(qapp, lambda: (window.view.last_frame_index or 0) >= 400, what="frames after the seek")
+
+
+def test_recording_on_and_off_gives_a_playable_file_with_the_right_frame_count(qapp, make_window, tmp_path):
+    window = make_window()
+    wait_until(qapp, lambda: window.view.frames_shown >= 5, what="first frames")
+    video, export = window.start_recording(tmp_path / "rec")
+    assert window.record_button.isChecked()
+    wait_until(qapp, lambda: window._last_snapshot.recording is not None
+               and window._last_snapshot.recording.frames >= 25, what="recorded frames")
+    assert "REC" in window.record_time.text()
+    window.record_button.setChecked(False)  # the button toggles recording off
+    wait_until(qapp, lambda: getattr(window, "last_recording", None) is not None, what="recording stopped")
+    info = window.last_recording
+    frames, size = video_frames(video)
+    exported = jsonl_frames(export)
+    assert frames == info["video_frames"] == len(exported) >= 25
+    assert size == (640, 480)
+    assert exported == list(range(exported[0], exported[0] + len(exported)))  # no gaps, no repeats
+    assert cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS) == pytest.approx(30.0)
+    # tracking goes on after the recording stopped
+    seq = window.worker.latest()[0]
+    wait_until(qapp, lambda: window.worker.latest()[0] > seq + 3, what="frames after recording")
+    assert window.errors == []
+
+
+def test_closing_the_window_mid_recording_finalises_the_file(qapp, make_window, tmp_path):
+    window = make_window()
+    wait_until(qapp, lambda: window.view.frames_shown >= 3, what="first frames")
+    window.export_format.setCurrentIndex(window.export_format.findData("csv"))
+    video, export = window.start_recording(tmp_path)
+    wait_until(qapp, lambda: window._last_snapshot.recording is not None
+               and window._last_snapshot.recording.frames >= 15, what="recorded frames")
+    window.close()
+    assert window.worker is None
+    frames, size = video_frames(video)
+    rows = export.read_text().splitlines()
+    assert export.suffix == ".csv" and rows[0].startswith("frame,")
+    assert frames == len(rows) - 1 >= 15
+    assert size == (640, 480)
+
+
+def test_a_camera_that_fails_shows_an_error_and_the_window_stays_usable(qapp, make_window):
+    window = make_window(source=97)
+    wait_until(qapp, lambda: window.error_banner.isVisible(), what="the error banner")
+    assert "camera 97" in window.error_label.text()
+    assert "could not be opened" in window.error_label.text()
+    texts = [window.source_combo.itemText(i) for i in range(window.source_combo.count())]
+    assert "No camera found" in texts
+    assert not window.record_button.isEnabled()
+    # the user picks the demo clip and starts it from the same window
+    window.start(DEFAULT_CLIP)
+    assert not window.error_banner.isVisible()
+    wait_until(qapp, lambda: window.view.frames_shown >= 5, what="frames from the demo clip")
+    assert window.record_button.isEnabled()
+
+
+def test_a_missing_video_shows_an_error(qapp, make_window, tmp_path):
+    window = make_window(source=tmp_path / "nope.mp4")
+    wait_until(qapp, lambda: window.error_banner.isVisible(), what="the error banner")
+    assert "video file not found" in window.error_label.text()
+    # an unusable recording folder is a message too, not a crash
+    window.start(DEFAULT_CLIP)
+    wait_until(qapp, lambda: window.view.frames_shown >= 2, what="frames")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert window.start_recording(blocker / "sub") is None
+    assert "recording folder" in window.error_label.text()
+    assert not window.record_button.isChecked()
+
+
+def test_settings_survive_a_restart(qapp, make_window, tmp_path):
+    path = tmp_path / "restart.ini"
+    first = make_window(settings=QSettings(str(path), QSettings.Format.IniFormat), autostart=False)
+    first.overlay_boxes["contours"].setChecked(False)
+    first.overlay_boxes["blendshapes"].setChecked(True)
+    first.realtime_box.setChecked(False)
+    first.record_folder.setText(str(tmp_path / "videos"))
+    first.export_format.setCurrentIndex(first.export_format.findData("csv"))
+    assert first.osc_panel.add_spec("raw://127.0.0.1:9123?rate=30")
+    first.tabs.setCurrentIndex(2)
+    first.resize(1100, 600)
+    size = (first.width(), first.height())
+    first.close()
+
+    second = make_window(settings=QSettings(str(path), QSettings.Format.IniFormat), autostart=False)
+    assert not second.overlay_boxes["contours"].isChecked()
+    assert second.overlay_boxes["blendshapes"].isChecked()
+    assert second.overlay_boxes["points"].isChecked()
+    assert not second.realtime_box.isChecked()
+    assert second.record_folder.text() == str(tmp_path / "videos")
+    assert second.export_format.currentData() == "csv"
+    assert second.osc_panel.specs() == ["raw://127.0.0.1:9123?rate=30"]
+    assert second.tabs.currentIndex() == 2
+    assert abs(second.width() - size[0]) <= 10 and abs(second.height() - size[1]) <= 10
+    assert size[1] < 720  # the window can be smaller than a 1280×720 screen
+
+
+def test_first_start_has_sensible_defaults(qapp, make_window):
+    window = make_window(autostart=False)
+    assert (window.width(), window.height()) == (1280, 720)
+    assert window.overlay_boxes["points"].isChecked() and window.overlay_boxes["roi"].isChecked()
+    assert window.realtime_box.isChecked()
+    assert window.export_format.currentData() == "jsonl"
+    assert window.record_folder.text().endswith("OccFace")
+    assert window.osc_panel.specs() == []
+    assert not window.running and not window.stop_button.isEnabled()
+
+
+def test_osc_targets_are_added_and_removed_with_a_live_indicator(qapp, make_window):
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.setblocking(False)
+    port = receiver.getsockname()[1]
+    received = []
+
+    def drain():
+        try:
+            while True:
+                received.append(receiver.recv(65536))
+        except BlockingIOError:
+            pass
+
+    try:
+        window = make_window()
+        panel = window.osc_panel
+        # a bad target is a message in the panel and the window, nothing is added
+        assert not panel.add_spec("vmc://127.0.0.1:70000")
+        assert "port" in panel.message.text() and "port" in window.error_label.text()
+        assert panel.specs() == []
+
+        panel.protocol.setCurrentIndex(panel.protocol.findData("raw"))
+        panel.host.setText("127.0.0.1")
+        panel.port.setValue(port)
+        panel.rate.setValue(120)
+        panel.add_button.click()
+        spec = f"raw://127.0.0.1:{port}?rate=120"
+        assert panel.specs() == [spec]
+        wait_until(qapp, lambda: (drain(), len(received) >= 10)[1], what="OSC datagrams on loopback")
+        assert any(b"/occface/points" in packet for packet in received)
+        wait_until(qapp, lambda: panel.row_status(spec).get("Status") == "sending"
+                   and int(panel.row_status(spec)["Sent"]) > 0, what="the live indicator")
+
+        panel.table.selectRow(0)
+        panel.remove_button.click()
+        assert panel.specs() == [] and panel.table.rowCount() == 0
+        seq = window.worker.latest()[0]
+        wait_until(qapp, lambda: window.worker.latest()[0] > seq + 5, what="frames after removal")
+        drain()
+        received.clear()
+        seq = window.worker.latest()[0]
+        wait_until(qapp, lambda: window.worker.latest()[0] > seq + 5, what="more frames")
+        drain()
+        assert received == []
+    finally:
+        receiver.close()
+
+
+def test_calibrate_neutral_button(qapp, make_window):
+    window = make_window()
+    wait_until(qapp, lambda: window.view.frames_shown >= 3 and window.calibrate_button.isEnabled(),
+               what="running")
+    window.calibrate_button.click()
+    wait_until(qapp, lambda: window.calibration_label.text() == "calibrated", what="calibrated")
+    wait_until(qapp, lambda: "°" in window.pose_readout.labels["yaw"].text(), what="head pose readout")
+    assert len(window.meters.values()) == 52
+
+
+def test_max_frames_closes_the_window_cleanly_and_records(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OCCFACE_SETTINGS=str(tmp_path / "s.ini"))
+    video, export = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    proc = subprocess.run([sys.executable, "main.py", "--demo", "--model", "mediapipe", "--max-frames", "12",
+                           "--record", str(video), "--export", str(export)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert video_frames(video)[0] == 12
+    assert jsonl_frames(export) == list(range(12))
+    assert (tmp_path / "s.ini").is_file()  # the test's settings, not the user's

@@ -1,0 +1,80 @@
+"""The GUI's pipeline worker without any window: it never imports Qt and finalises its outputs."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+pytest.importorskip("mediapipe")
+
+from app.worker import PipelineWorker, WorkerOptions, recording_paths  # noqa: E402
+from tracking.demo_clip import DEFAULT_CLIP  # noqa: E402
+from tracking.session import SessionConfig  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_worker_and_the_pipeline_never_import_qt():
+    code = ("import sys, app.worker, tracking.pipeline, tracking.session; "
+            "print(sorted(m for m in sys.modules if m.startswith(('PyQt', 'PySide'))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_recording_paths_are_fresh(tmp_path):
+    video, export = recording_paths(tmp_path, "csv")
+    assert video.suffix == ".mp4" and export.suffix == ".csv" and video.stem == export.stem
+    video.write_text("")
+    video2, export2 = recording_paths(tmp_path, "csv")
+    assert video2 != video and not video2.exists() and not export2.exists()
+
+
+@pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
+def test_worker_runs_a_clip_with_recording_and_reports_errors(tmp_path):
+    worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=20),
+                            WorkerOptions(realtime=False), record=(tmp_path / "a.mp4", tmp_path / "a.jsonl"),
+                            osc_specs=["vmc://127.0.0.1:70000"])
+    worker.start()
+    worker.join(60)
+    assert not worker.alive
+    events = worker.events()
+    kinds = [e.kind for e in events]
+    assert kinds[-1] == "ended" and "recording-stopped" in kinds
+    assert any(e.kind == "error" and "port" in e.message for e in events)  # the bad OSC target
+    snap = worker.snapshot()
+    assert snap.state == "ended" and snap.frames_processed == 20 and snap.model == "mediapipe"
+    assert snap.recording is None
+    lines = (tmp_path / "a.jsonl").read_text().splitlines()
+    assert [json.loads(l)["frame"] for l in lines] == list(range(20))
+    cap = cv2.VideoCapture(str(tmp_path / "a.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 20
+
+
+def test_worker_reports_a_source_that_does_not_open():
+    worker = PipelineWorker(SessionConfig(source=Path("/nonexistent/clip.mp4"), model="mediapipe"))
+    worker.start()
+    worker.join(30)
+    assert worker.snapshot().state == "failed"
+    errors = [e.message for e in worker.events() if e.kind == "error"]
+    assert errors and "not found" in errors[0]
+
+
+@pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
+def test_realtime_playback_paces_a_file():
+    worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=16,
+                                          retarget=False), WorkerOptions(realtime=True))
+    start = time.perf_counter()
+    worker.start()
+    worker.join(60)
+    # 16 frames at 30 fps span 0.5 s of media time
+    assert worker.snapshot().frames_processed == 16
+    assert time.perf_counter() - start >= 0.5
