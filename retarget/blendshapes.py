@@ -30,9 +30,9 @@ What is measured (i = landmark index of DESIGN.md's 100-point layout; "up" is -y
 | mouthFunnel | mouth width narrowing with lips apart | 20 % narrower and 0.15 D gap |
 | mouthRollUpper / Lower | upper lip (51-62) / lower lip (66-57) red thinning | 60 % thinner |
 | mouthPress L/R | side lip thickness (52-63 + 65-56 / 50-61 + 67-58) thinning with lips closed | 40 % thinner |
-| mouthShrugUpper / Lower | upper-lip centre (51) / lower-lip centre (57) rising with lips closed | 0.03 D |
-| mouthUpperUp L/R | upper lip side (52,53 / 49,50) rising | 0.035 D |
-| mouthLowerDown L/R | lower lip side (55,56 / 58,59) dropping more than the chin | 0.04 D |
+| mouthShrugUpper / Lower | upper-lip centre (51) / lower-lip centre (57, relative to the chin) rising with lips closed | 0.05 D |
+| mouthUpperUp L/R | upper lip side (52,53 / 49,50) rising | 0.05 D |
+| mouthLowerDown L/R | lower lip side (55,56 / 58,59) dropping more than the chin | 0.06 D |
 | noseSneer L/R | nostril wing (34,35 / 31,32) rising relative to the nose bridge | 0.04 D |
 | cheekSquint L/R | derived, not seen: the smaller of eyeSquint and mouthSmile on that side | - |
 | cheekPuff | jaw contour width at 2-4 / 12-14 growing with lips closed; only near-frontal (approximate) | 6 % wider |
@@ -192,12 +192,12 @@ class BlendshapeMeasure:
         closed = 1.0 - lips_apart
         out["mouthPressLeft"] = _clip((thinning(52, 63) + thinning(65, 56)) / 2 / 0.4) * closed
         out["mouthPressRight"] = _clip((thinning(50, 61) + thinning(67, 58)) / 2 / 0.4) * closed
-        out["mouthShrugUpper"] = _clip(-dy[51] / 0.03) * closed
-        out["mouthShrugLower"] = _clip(-(dy[57] - chin_drop) / 0.03) * closed
-        out["mouthUpperUpLeft"] = _clip(-(dy[52] + dy[53]) / 2 / 0.035)
-        out["mouthUpperUpRight"] = _clip(-(dy[49] + dy[50]) / 2 / 0.035)
-        out["mouthLowerDownLeft"] = _clip(((dy[55] + dy[56]) / 2 - chin_drop) / 0.04)
-        out["mouthLowerDownRight"] = _clip(((dy[58] + dy[59]) / 2 - chin_drop) / 0.04)
+        out["mouthShrugUpper"] = _clip(-dy[51] / 0.05) * closed
+        out["mouthShrugLower"] = _clip(-(dy[57] - chin_drop) / 0.05) * closed
+        out["mouthUpperUpLeft"] = _clip(-(dy[52] + dy[53]) / 2 / 0.05)
+        out["mouthUpperUpRight"] = _clip(-(dy[49] + dy[50]) / 2 / 0.05)
+        out["mouthLowerDownLeft"] = _clip(((dy[55] + dy[56]) / 2 - chin_drop) / 0.06)
+        out["mouthLowerDownRight"] = _clip(((dy[58] + dy[59]) / 2 - chin_drop) / 0.06)
 
         # --- nose, cheeks ---------------------------------------------------------------------------
         bridge_q, bridge_n = _mean(qy, bridge), _mean(ny, bridge)

@@ -3,8 +3,9 @@
 A `NeutralFace` holds the head-frame landmarks of the user's relaxed face (100 x 3, centimetres of the
 reference head) and the head pose at that moment. It comes from, in order of preference: a file saved
 earlier for this user (`load`), an explicit "neutral now" (`NeutralCollector` started by the stage's
-`calibrate_neutral()`), or the automatic collection over the first seconds with a face. Until then the
-reference head itself serves as neutral.
+`calibrate_neutral()`), or the automatic collection over the first seconds with a face. While that
+collects, the median of the frames so far stands in; with no calibration at all (automatic calibration
+off and no file), the reference head itself serves as neutral.
 
 File format (JSON, one per user, e.g. ``~/.config/occface/neutral-<user>.json``)::
 
@@ -125,8 +126,11 @@ class NeutralCollector:
     def ready(self) -> bool:
         return self.frames >= self.min_frames and self._seconds >= self.min_seconds
 
+    def median_points(self) -> np.ndarray:
+        return np.median(np.stack(self._points), axis=0)
+
     def result(self) -> NeutralFace:
-        points = np.median(np.stack(self._points), axis=0)
+        points = self.median_points()
         points.setflags(write=False)
         # Mean rotation: average the matrices, then project back onto a rotation (SVD).
         u, _, vt = np.linalg.svd(np.mean(np.stack(self._rotations), axis=0))

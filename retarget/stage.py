@@ -76,6 +76,9 @@ class RetargetStage:
         self._measure = BlendshapeMeasure()
         self._hold = ExpressionHold(self.options.hold)
         self._neutral: NeutralFace | None = None
+        # While the automatic calibration collects, the median of what it has so far stands in for the
+        # neutral: the mean head differs from any one face enough to read as a smile or a frown.
+        self._provisional: np.ndarray | None = None
         self._manual: NeutralCollector | None = None
         self._auto: NeutralCollector | None = None
         self._last_timestamp: float | None = None
@@ -112,6 +115,7 @@ class RetargetStage:
     def _set_neutral(self, neutral: NeutralFace, save: bool = True) -> None:
         self._neutral = neutral
         self._auto = None
+        self._provisional = None
         if save and self.options.calibration_path is not None:
             try:
                 self.save_calibration(self.options.calibration_path)
@@ -156,7 +160,14 @@ class RetargetStage:
 
         head_points = head_frame_points(points, fit, self.model)
         pitch, yaw, roll = matrix_to_euler(fit.rotation)
-        neutral_points = self._neutral.points if self._neutral is not None else self.model.points
+        if self._auto is not None and self._provisional is None and self._auto_eligible(pitch, yaw, set()):
+            self._provisional = head_points  # the very first face frame, until the median takes over
+        if self._neutral is not None:
+            neutral_points = self._neutral.points
+        elif self._provisional is not None:
+            neutral_points = self._provisional
+        else:
+            neutral_points = self.model.points
         measured = self._measure(head_points, neutral_points, yaw_deg=yaw)
         occluded = self._hold.occluded_regions(self._hold.region_visibility(vis))
         measured, occluded = self._eyes_follow(measured, occluded, yaw)
@@ -194,12 +205,18 @@ class RetargetStage:
                 self._manual = None
                 log.info("neutral face calibrated (neutral now)")
         elif self._auto is not None:
-            limit = self.options.auto_calibrate_max_angle_deg
-            if abs(pitch) <= limit and abs(yaw) <= limit and not occluded:
+            if self._auto_eligible(pitch, yaw, occluded):
                 self._auto.add(head_points, rotation, translation_m, dt)
+                if self._auto.frames % 5 == 1:  # a median per 5 frames is plenty for a stand-in
+                    self._provisional = self._auto.median_points()
                 if self._auto.ready():
                     self._set_neutral(self._auto.result())
                     log.info("neutral face calibrated automatically from %d frames", self._neutral.frames)
+
+    def _auto_eligible(self, pitch: float, yaw: float, occluded: set[str]) -> bool:
+        """Only near-frontal, unoccluded frames make a neutral face."""
+        limit = self.options.auto_calibrate_max_angle_deg
+        return abs(pitch) <= limit and abs(yaw) <= limit and not occluded
 
     def _head_pose(self, rotation: np.ndarray, translation_m: np.ndarray, euler, rms: float,
                    used: int) -> HeadPose:

@@ -100,3 +100,15 @@ def test_bad_calibration_files_raise_one_clear_error(tmp_path, content, words, m
         RetargetStage(RetargetOptions(calibration_path=path), model=model)
     with pytest.raises(CalibrationError, match="not found"):
         NeutralFace.load(tmp_path / "missing.json")
+
+
+def test_first_seconds_use_the_users_own_face_not_the_mean_head(model):
+    # Before the automatic calibration completes, the frames collected so far stand in for the neutral,
+    # so a face that differs from the mean head does not read as an expression from the first frame.
+    hooded = close_eyes(model.points, 0.45)
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=3.0), model=model)
+    first = run(stage, hooded).extras["blendshapes"]
+    assert first["eyeBlinkLeft"] < 0.05 and not stage.calibrated
+    later = run(stage, hooded, start=1, frames=20).extras["blendshapes"]
+    assert later["eyeBlinkLeft"] < 0.05 and not stage.calibrated
+    assert run(stage, close_eyes(model.points), start=30).extras["blendshapes"]["eyeBlinkLeft"] > 0.9
