@@ -83,6 +83,9 @@ class OscSender(ABC):
         self._next_due = max(self._next_due + self._interval, now + 0.5 * self._interval)
         try:
             packets = self._build(result)
+            if not packets:  # e.g. VRChat with no parameter changed: nothing left, nothing to count
+                self._last_signature = signature
+                return False
             for packet in packets:
                 self._client.send(packet)
         except OSError as exc:  # unreachable host, buffer full, receiver gone: count, never raise

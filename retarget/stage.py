@@ -45,8 +45,9 @@ EYE_SHAPES_LEFT = tuple(n for n in ARKIT_NAMES if n.startswith("eye") and n.ends
 @dataclass
 class RetargetOptions:
     """focal_length_px: camera focal length in pixels; None derives it from the frame width and hfov_deg.
-    mirror: the source is a mirrored (selfie) view; landmarks are un-mirrored first so Left/Right stay
-    the subject's own.
+    mirror: swap left and right on purpose: for a source that is a mirrored (selfie) view, so Left/Right
+    are the subject's own again, or, with an ordinary camera, for an avatar that mirrors the user.
+    The landmarks are flipped (x -> width - x, left/right partners swapped) before anything else.
     auto_calibrate_seconds: seconds of near-frontal face at the start that become the neutral face
     (0 disables); skipped when a calibration was loaded from calibration_path.
     calibration_path: the user's neutral-face file: loaded at start when it exists (a bad file raises
@@ -98,7 +99,8 @@ class RetargetStage:
         return self._neutral
 
     def calibrate_neutral(self) -> None:
-        """"Neutral now": the next `neutral_now_frames` face frames become the neutral face."""
+        """"Neutral now": the next `neutral_now_frames` face frames become the neutral face.
+        Safe to call from another thread (a GUI button): it only starts a new collection."""
         self._manual = NeutralCollector(self.options.neutral_now_frames)
         log.info("neutral-face calibration requested: hold a relaxed face toward the camera")
 
@@ -198,11 +200,13 @@ class RetargetStage:
         return measured, occluded - {f"eye_{far}"}
 
     def _collect_calibration(self, head_points, rotation, translation_m, dt, pitch, yaw, occluded) -> None:
-        if self._manual is not None:
-            self._manual.add(head_points, rotation, translation_m, dt)
-            if self._manual.ready():
-                self._set_neutral(self._manual.result())
-                self._manual = None
+        manual = self._manual  # calibrate_neutral() may replace it from a GUI thread meanwhile
+        if manual is not None:
+            manual.add(head_points, rotation, translation_m, dt)
+            if manual.ready():
+                self._set_neutral(manual.result())
+                if self._manual is manual:
+                    self._manual = None
                 log.info("neutral face calibrated (neutral now)")
         elif self._auto is not None:
             if self._auto_eligible(pitch, yaw, occluded):
