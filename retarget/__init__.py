@@ -1,4 +1,15 @@
 """Retargeting: head pose, ARKit blendshapes and calibration from the 100 landmarks, and OSC streaming.
 
-See retarget.stage (RetargetStage) and retarget.osc (parse_osc_target, create_sender).
+Public API (import from the submodules; this package imports nothing so that, e.g., target parsing
+stays cheap):
+
+- retarget.stage: RetargetOptions, RetargetStage (process(result), calibrate_neutral(),
+  save_calibration(path), load_calibration(path)), CalibrationError, HeadPose
+- retarget.osc: parse_osc_target(spec) -> OscTarget, create_sender(target) -> OscSender
+  (send(result), close(), stats()), OscTargetError
+- retarget.arkit: ARKIT_NAMES (the 52 names in ARKit order), PERFECT_SYNC_NAMES
+- retarget.calibration: default_calibration_path(user)
+- retarget.benchmark: ``python -m retarget.benchmark`` (capture -> OSC latency)
+
+docs/STREAMING.md explains how to receive the streams in VSeeFace / VMC programs and VRChat.
 """
