@@ -83,3 +83,30 @@ def test_extras_are_exportable_per_frame(model):
     row = {"head_pose": result.extras["head_pose"].to_dict(), "blendshapes": result.extras["blendshapes"]}
     assert json.loads(json.dumps(row))["blendshapes"]["jawOpen"] == pytest.approx(0.0, abs=0.05)
     assert "retarget" in result.timings_ms
+
+
+def test_vmc_head_turns_the_avatar_to_its_own_left(model, server):
+    """Subject turns to their own left -> in Unity axes (x avatar right, y up, z avatar front) the head's
+    front (+z) swings toward -x, the avatar's own left; looking up swings it toward +y."""
+    from retarget.head_pose import quat_to_matrix
+
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
+    stage.calibrate_neutral()
+    for k in range(stage.options.neutral_now_frames):
+        stage.process(face_result(project(model.points, 0, 0, 0, translation_cm=(0, 0, 60)), frame_index=k))
+    assert stage.calibrated
+    sender = create_sender(f"vmc://127.0.0.1:{server.port}?rate=1000")
+    for k, (pitch, yaw) in enumerate([(0, 30), (20, 0)]):
+        result = face_result(project(model.points, pitch, yaw, 0, translation_cm=(5, 0, 60)), frame_index=10 + k)
+        stage.process(result)
+        sender.send(result)
+        msgs = messages_of(server.wait_for(k + 1, settle=0.0)[-1])
+        head = next(m for m in msgs if m.address == "/VMC/Ext/Bone/Pos").params
+        front = quat_to_matrix(head[4:8]) @ np.array([0.0, 0.0, 1.0])
+        if yaw:
+            assert front[0] < -0.45 and abs(front[1]) < 0.05
+            # Moving 5 cm toward the image right (the subject's left) moves the avatar to its left (-x).
+            assert head[1] == pytest.approx(-0.05, abs=0.005)
+        else:
+            assert front[1] > 0.3 and abs(front[0]) < 0.05
+    sender.close()
