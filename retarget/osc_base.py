@@ -71,7 +71,9 @@ class OscSender(ABC):
         if self._closed:
             return False
         now = self._clock()
-        if now < self._next_due:
+        # A quarter-interval of slack: with the rate equal to the camera's frame rate, a frame that
+        # arrives a few ms early must not be dropped (that would halve the rate under jitter).
+        if now < self._next_due - 0.25 * self._interval:
             self._skipped_rate += 1
             return False
         signature = self._signature(result)
