@@ -161,8 +161,9 @@ class RetargetStage:
             return None, self._hold.update(None, set(), dt)
 
         head_points = head_frame_points(points, fit, self.model)
+        finite = bool(np.isfinite(head_points).all())  # a NaN landmark must never become the neutral
         pitch, yaw, roll = matrix_to_euler(fit.rotation)
-        if self._auto is not None and self._provisional is None and self._auto_eligible(pitch, yaw, set()):
+        if self._auto is not None and self._provisional is None and finite and self._auto_eligible(pitch, yaw, set()):
             self._provisional = head_points  # the very first face frame, until the median takes over
         if self._neutral is not None:
             neutral_points = self._neutral.points
@@ -176,7 +177,8 @@ class RetargetStage:
         shapes = self._hold.update(measured, occluded, dt)
 
         translation_m = fit.tvec / CM_PER_M
-        self._collect_calibration(head_points, fit.rotation, translation_m, dt, pitch, yaw, occluded)
+        if finite:
+            self._collect_calibration(head_points, fit.rotation, translation_m, dt, pitch, yaw, occluded)
         pose = self._head_pose(fit.rotation, translation_m, (pitch, yaw, roll), fit.rms_px, fit.points_used)
         return pose, shapes
 

@@ -167,3 +167,17 @@ def test_no_face_eases_to_neutral_without_pose(model):
         values.append(result.extras["blendshapes"]["eyeBlinkLeft"])
     assert values[0] > 0.9 and values[-1] < 0.02
     assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))
+
+
+def test_nan_landmarks_do_not_poison_pose_shapes_or_calibration(model):
+    stage = new_stage(model, auto_calibrate_seconds=0.2)
+    pts = project(model.points, 0, 10, 0)
+    pts[[48, 62, 8]] = np.nan  # a broken upstream value
+    result = face_result(pts)
+    stage.process(result)
+    shapes = result.extras["blendshapes"]
+    assert result.extras["head_pose"] is not None
+    assert all(np.isfinite(v) and 0.0 <= v <= 1.0 for v in shapes.values())
+    for k in range(1, 12):
+        stage.process(face_result(project(model.points, 0, 10, 0), frame_index=k))
+    assert stage.calibrated and np.isfinite(stage.neutral.points).all()
