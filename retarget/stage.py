@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from types import MappingProxyType
+
 import numpy as np
 
 from occface_core.layout import MIRROR, NUM_POINTS
@@ -40,6 +42,9 @@ __all__ = ["RetargetOptions", "RetargetStage", "CalibrationError", "HeadPose"]
 CM_PER_M = 100.0
 EYE_SHAPES_RIGHT = tuple(n for n in ARKIT_NAMES if n.startswith("eye") and n.endswith("Right"))
 EYE_SHAPES_LEFT = tuple(n for n in ARKIT_NAMES if n.startswith("eye") and n.endswith("Left"))
+GAZE_SHAPES = MappingProxyType({side: tuple(n for n in ARKIT_NAMES if n.startswith("eyeLook") and n.endswith(side))
+                                for side in ("Left", "Right")})
+GAZE_HOLD_BLINK = 0.5  # beyond this the lids cover the iris and its landmarks are guesses
 
 
 @dataclass
@@ -83,6 +88,7 @@ class RetargetStage:
         self._manual: NeutralCollector | None = None
         self._auto: NeutralCollector | None = None
         self._last_timestamp: float | None = None
+        self._last_gaze: dict[str, float] = {}
         path = self.options.calibration_path
         if path is not None and Path(path).exists():
             self.load_calibration(path)
@@ -171,7 +177,7 @@ class RetargetStage:
             neutral_points = self._provisional
         else:
             neutral_points = self.model.points
-        measured = self._measure(head_points, neutral_points, yaw_deg=yaw)
+        measured = self._hold_gaze_while_closed(self._measure(head_points, neutral_points, yaw_deg=yaw))
         occluded = self._hold.occluded_regions(self._hold.region_visibility(vis))
         measured, occluded = self._eyes_follow(measured, occluded, yaw)
         shapes = self._hold.update(measured, occluded, dt)
@@ -181,6 +187,17 @@ class RetargetStage:
             self._collect_calibration(head_points, fit.rotation, translation_m, dt, pitch, yaw, occluded)
         pose = self._head_pose(fit.rotation, translation_m, (pitch, yaw, roll), fit.rms_px, fit.points_used)
         return pose, shapes
+
+    def _hold_gaze_while_closed(self, measured: dict[str, float]) -> dict[str, float]:
+        """A closing lid hides the iris: keep the gaze of the last open-eye frame instead of reading it."""
+        for side, names in GAZE_SHAPES.items():
+            if measured[f"eyeBlink{side}"] >= GAZE_HOLD_BLINK:
+                for name in names:
+                    measured[name] = self._last_gaze.get(name, 0.0)
+            else:
+                for name in names:
+                    self._last_gaze[name] = measured[name]
+        return measured
 
     def _eyes_follow(self, measured: dict[str, float], occluded: set[str], yaw: float):
         """At large yaw the far eye is hidden behind the nose: copy the near eye (blinks are bilateral)

@@ -181,3 +181,19 @@ def test_nan_landmarks_do_not_poison_pose_shapes_or_calibration(model):
     for k in range(1, 12):
         stage.process(face_result(project(model.points, 0, 10, 0), frame_index=k))
     assert stage.calibrated and np.isfinite(stage.neutral.points).all()
+
+
+def test_gaze_is_held_while_the_eye_is_closed(model):
+    stage = new_stage(model)
+    p = np.array(model.points)
+    eye_width = abs(p[36, 0] - p[39, 0])
+    p[68:78, 0] -= 0.2 * eye_width  # looking to the subject's right
+    looking = shapes_for(stage, p, frame_index=0)
+    assert looking["eyeLookOutRight"] > 0.7
+    closed = close_eyes(model.points)  # lids shut, iris landmarks back in the middle (a model's guess)
+    shapes = shapes_for(stage, closed, frame_index=1)
+    assert shapes["eyeBlinkRight"] > 0.9
+    assert shapes["eyeLookOutRight"] == pytest.approx(looking["eyeLookOutRight"], abs=1e-6)
+    assert shapes["eyeLookInLeft"] == pytest.approx(looking["eyeLookInLeft"], abs=1e-6)
+    reopened = shapes_for(stage, model.points, frame_index=2, repeat=5)
+    assert reopened["eyeLookOutRight"] < 0.05
