@@ -94,7 +94,8 @@ class OscSender(ABC):
             self._record_error(exc)
             return False
         except Exception as exc:  # a malformed value must not stop tracking either
-            log.exception("OSC %s: could not build a packet", self.target)
+            if self._send_errors == 0:  # the traceback once; the count and last_error after that
+                log.exception("OSC %s: could not build a packet", self.target)
             self._record_error(exc)
             return False
         done = self._clock()

@@ -305,3 +305,15 @@ def test_send_errors_are_counted_not_raised():
     assert stats["last_error"]
     sender.close()
     sender.send(make_result(frame_index=9))  # after close: silently nothing
+
+
+def test_a_malformed_result_is_counted_not_raised(server):
+    sender = create_sender(f"vmc://127.0.0.1:{server.port}")
+    bad = make_result(pose=make_pose())
+    bad.extras["blendshapes"] = {"jawOpen": "not a number"}
+    assert sender.send(bad) is False
+    stats = sender.stats()
+    assert stats["send_errors"] == 1 and "ValueError" in stats["last_error"]
+    sender._next_due = -math.inf
+    assert sender.send(make_result(frame_index=2, pose=make_pose())) is True
+    sender.close()
