@@ -43,9 +43,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(repeatable; options like ?rate=30, ?names=perfect_sync)")
     parser.add_argument("--no-smoothing", action="store_true", help="send the model's raw landmarks")
     parser.add_argument("--no-retarget", action="store_true", help="skip head pose and blendshapes")
-    parser.add_argument("--mirror", action="store_true", help="mirror left/right for a mirrored avatar view")
+    parser.add_argument("--mirror", action="store_true",
+                        help="swap left and right: for a camera that delivers a mirrored image, or for a "
+                             "mirror-like avatar from a normal camera")
     parser.add_argument("--focal-length", type=float, metavar="PX", help="camera focal length in pixels")
-    parser.add_argument("--calibration", type=Path, metavar="FILE", help="load a saved neutral-face calibration")
+    parser.add_argument("--calibration", type=Path, metavar="FILE",
+                        help="your neutral-face calibration: loaded when the file exists, otherwise "
+                             "calibrated over the first seconds and saved there")
     parser.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     args = parser.parse_args(argv)
     if args.max_frames is not None and args.max_frames <= 0:
@@ -106,6 +110,12 @@ def format_summary(report: dict) -> str:
         f"detector calls {report['detector_calls']} ({100 * report['detector_share']:.1f} % of frames)",
         f"{report['fps']:.1f} frames/s; median per stage: {stages}",
     ]
+    for sink in report["sinks"]:
+        if "sent" in sink:
+            latency = sink.get("median_latency_ms")
+            latency_text = f", capture→sent median {latency:.1f} ms" if latency is not None else ""
+            lines.append(f"OSC {sink.get('target')}: sent {sink['sent']}, send errors {sink.get('send_errors', 0)}"
+                         f"{latency_text}")
     if report["sink_errors"]:
         lines.append(f"output errors: {report['sink_errors']}")
     if report["interrupted"]:

@@ -7,6 +7,7 @@ Not a test: figures depend on the machine; compare backends as ratios within one
 Examples:
     python -m benchmarks.bench_pipeline --video ../shared/data/video/short_hamilton_clip.mp4
     python -m benchmarks.bench_pipeline --video assets/demo.mp4 --model mediapipe occface --osc
+    python -m benchmarks.bench_pipeline --video assets/demo.mp4 --osc --realtime   # latency as from a camera
 """
 from __future__ import annotations
 
@@ -31,11 +32,12 @@ def _loopback_receiver():
     return server
 
 
-def bench(video: Path, model: str, osc: bool, max_frames: int | None, smoothing: bool, retarget: bool) -> dict:
+def bench(video: Path, model: str, osc: bool, max_frames: int | None, smoothing: bool, retarget: bool,
+          realtime: bool = False) -> dict:
     server = _loopback_receiver() if osc else None
     targets = [f"vmc://127.0.0.1:{server.server_address[1]}?rate=1000"] if server else []
     config = SessionConfig(source=video, model=model, osc=targets, max_frames=max_frames, smoothing=smoothing,
-                           retarget=retarget)
+                           retarget=retarget, realtime=realtime)
     session = build_session(config)
     try:
         session.capture.start()
@@ -53,23 +55,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", nargs="+", default=["auto"], help="one or more of auto, occface, mediapipe")
     parser.add_argument("--osc", action="store_true", help="also stream VMC to a loopback receiver")
     parser.add_argument("--no-retarget", action="store_true")
+    parser.add_argument("--realtime", action="store_true",
+                        help="play the video at its frame rate like a camera (capture→OSC latency as live)")
     parser.add_argument("--max-frames", type=int)
     args = parser.parse_args(argv)
     for model in args.model:
         try:
-            r = bench(args.video, model, args.osc, args.max_frames, True, not args.no_retarget)
+            r = bench(args.video, model, args.osc, args.max_frames, True, not args.no_retarget, args.realtime)
         except SessionError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"== {r['source']} model={r['model']}")
-        print(f"frames {r['frames_processed']}, with a face {100 * r['face_share']:.1f} %, "
+        print(f"frames {r['frames_processed']} (dropped {r['frames_dropped']}), with a face {100 * r['face_share']:.1f} %, "
               f"detector on {100 * r['detector_share']:.1f} % of frames ({r['detector_calls']} calls)")
         print(f"end-to-end {r['fps']:.1f} frames/s")
         for stage, ms in r["stage_median_ms"].items():
             print(f"  {stage:<10} median {ms:7.2f} ms")
         for sink in r["sinks"]:
             if "median_latency_ms" in sink:
-                print(f"  capture→OSC sent median {sink['median_latency_ms']} ms ({sink.get('sent')} bundles, "
+                print(f"  capture→OSC sent median {sink['median_latency_ms']:.1f} ms ({sink.get('sent')} bundles, "
                       f"{sink.get('send_errors')} errors) to {sink.get('target')}")
     return 0
 

@@ -129,6 +129,10 @@ class CaptureThread:
         if item is _END:
             self._queue.put(_END)  # stay at the end for any later call
             return None
+        if not self.realtime:
+            # A file is read ahead of the consumer; the time it waited in that queue is not capture
+            # latency a camera would have, so latency is counted from when the frame is taken.
+            item.captured_at = time.perf_counter()
         return item
 
     def seek(self, frame_index: int) -> None:

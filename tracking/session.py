@@ -36,7 +36,7 @@ class SessionConfig:
     retarget: bool = True                  # head pose and blendshapes
     mirror: bool = False
     focal_length_px: float | None = None
-    calibration: Path | None = None        # saved neutral face to load
+    calibration: Path | None = None        # the user's neutral face: loaded if it exists, else saved there
 
 
 @dataclass
@@ -59,13 +59,13 @@ def build_stages(config: SessionConfig) -> list[Stage]:
     from retarget.calibration import CalibrationError
     from retarget.stage import RetargetOptions, RetargetStage
 
-    stage = RetargetStage(RetargetOptions(focal_length_px=config.focal_length_px, mirror=config.mirror))
-    if config.calibration is not None:
-        try:
-            stage.load_calibration(config.calibration)
-        except (CalibrationError, OSError) as exc:
-            raise SessionError(f"cannot load calibration {config.calibration}: {exc}") from None
-    return [stage]
+    # The calibration file is per user: loaded when it exists, otherwise written after calibrating.
+    options = RetargetOptions(focal_length_px=config.focal_length_px, mirror=config.mirror,
+                              calibration_path=config.calibration)
+    try:
+        return [RetargetStage(options)]
+    except (CalibrationError, OSError) as exc:
+        raise SessionError(f"cannot load calibration {config.calibration}: {exc}") from None
 
 
 def build_osc_sinks(specs: list[str]) -> list[Sink]:

@@ -12,7 +12,8 @@ from occface_core.types import Box
 @dataclass
 class Frame:
     """One captured image. `timestamp` is seconds of media time (files) or capture time (cameras);
-    `captured_at` is time.perf_counter() when the frame left the source, for latency figures."""
+    `captured_at` is time.perf_counter() when the frame was captured (cameras, realtime playback) or
+    handed to the pipeline (files read ahead), for latency figures."""
 
     index: int
     timestamp: float
