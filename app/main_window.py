@@ -26,10 +26,11 @@ from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QF
                              QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QScrollArea, QSizePolicy, QSlider,
                              QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
-from tracking.annotate import OverlayOptions, annotate
+from tracking.annotate import OverlayOptions
 from tracking.session import SessionConfig
 
 from .cameras import CameraInfo, list_cameras
+from .overlay import draw_overlays
 from .widgets import BlendshapeMeters, HeadPoseReadout, OscTargetsPanel, VideoView
 from .worker import PipelineWorker, Snapshot, WorkerOptions, recording_paths
 
@@ -66,6 +67,7 @@ def _fmt_duration(seconds: float) -> str:
 
 
 class MainWindow(QMainWindow):
+    MAX_VIEW_FPS = 30.0  # drawing rate cap; tracking runs as fast as it can regardless
     def __init__(self, config: SessionConfig, settings: QSettings | None = None,
                  worker_options: WorkerOptions | None = None, autostart: bool = True,
                  cameras: list[CameraInfo] | None = None):
@@ -78,6 +80,8 @@ class MainWindow(QMainWindow):
         self._run_max_frames: int | None = None
         self._shown_seq = 0
         self._view_skipped = 0
+        self._last_draw = 0.0
+        self._last_panel_update = 0.0
         self._last_snapshot = Snapshot()
         self._recording_since: float | None = None
         self._errors: list[str] = []
@@ -561,7 +565,7 @@ class MainWindow(QMainWindow):
             return
         _, result = self.worker.latest()
         if result is not None and result.image is not None:
-            self.view.set_frame(annotate(result.image, result, result.fps, self.overlay_options()), result.frame_index)
+            self.view.set_frame(draw_overlays(result.image, result, result.fps, self.overlay_options()), result.frame_index)
 
     # --- position slider --------------------------------------------------------------------------------
     def _slider_released(self) -> None:
@@ -581,14 +585,20 @@ class MainWindow(QMainWindow):
         if worker is None:
             return
         seq, result = worker.latest()
-        if seq != self._shown_seq and result is not None:
+        now = time.perf_counter()
+        # The view shows the newest result at most MAX_VIEW_FPS times a second; a result it skips is
+        # simply replaced by a newer one (nothing queues up, tracking never waits for drawing).
+        due = now - self._last_draw >= 0.9 / self.MAX_VIEW_FPS
+        if seq != self._shown_seq and result is not None and due:
             self._view_skipped += max(0, seq - self._shown_seq - 1)
             self._shown_seq = seq
+            self._last_draw = now
             try:
                 if result.image is not None:
-                    self.view.set_frame(annotate(result.image, result, result.fps, self.overlay_options()),
+                    self.view.set_frame(draw_overlays(result.image, result, result.fps, self.overlay_options()),
                                         result.frame_index)
-                if seq % 3 == 0 or not result.has_face:
+                if now - self._last_panel_update >= 0.2:  # meters and readout: 5 updates a second
+                    self._last_panel_update = now
                     self.meters.set_values(result.extras.get("blendshapes"))
                     self.pose_readout.set_pose(result.extras.get("head_pose"))
             except Exception as exc:  # a drawing fault must not freeze the window

@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 from PyQt6.QtCore import QRectF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
                              QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSizePolicy,
                              QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -31,10 +32,11 @@ class VideoView(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     def set_frame(self, bgr: np.ndarray, frame_index: int | None = None) -> None:
-        bgr = np.ascontiguousarray(bgr)
-        h, w = bgr.shape[:2]
-        self._buffer = bgr
-        self._image = QImage(bgr.data, w, h, bgr.strides[0], QImage.Format.Format_BGR888)
+        # 32-bit pixels are Qt's fast path: a BGR888 image would be converted on every paint.
+        bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+        h, w = bgra.shape[:2]
+        self._buffer = bgra
+        self._image = QImage(bgra.data, w, h, bgra.strides[0], QImage.Format.Format_RGB32)
         self.frames_shown += 1
         self.last_frame_index = frame_index
         self.update()
@@ -81,6 +83,9 @@ class BlendshapeMeters(QWidget):
         super().__init__(parent)
         self._values: dict[str, float] = {}
         self._names: list[str] = []
+        self._labels: QPixmap | None = None
+        self._labels_key: tuple | None = None
+        self._label_w = 120.0
         self.setMinimumHeight(self.ROW_H * 26 + 4)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
 
@@ -96,33 +101,57 @@ class BlendshapeMeters(QWidget):
     def values(self) -> dict[str, float]:
         return dict(self._values)
 
+    def _layout(self) -> tuple[int, float, float]:
+        rows = math.ceil(len(self._names) / 2)
+        col_w = self.width() / 2
+        return rows, col_w, self._label_w
+
+    def _labels_pixmap(self) -> QPixmap:
+        """The names never change while tracking, so they are drawn once per size, not per update."""
+        key = (self.width(), self.height(), tuple(self._names))
+        if self._labels_key != key:
+            font = QFont(self.font())
+            font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
+            ratio = self.devicePixelRatioF()
+            pixmap = QPixmap(int(self.width() * ratio), int(self.height() * ratio))
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setFont(font)
+            widest = max(painter.fontMetrics().horizontalAdvance(n) for n in self._names) + 8
+            col_w = self.width() / 2
+            self._label_w = min(float(widest), col_w - 36)
+            rows = math.ceil(len(self._names) / 2)
+            painter.setPen(QColor(205, 205, 210))
+            for i, name in enumerate(self._names):
+                col, row = divmod(i, rows)
+                painter.drawText(QRectF(col * col_w + 2, 2 + row * self.ROW_H, self._label_w - 4, self.ROW_H),
+                                 Qt.AlignmentFlag.AlignVCenter, name)
+            painter.end()
+            self._labels, self._labels_key = pixmap, key
+        return self._labels
+
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)
-        font = QFont(self.font())
-        font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
-        painter.setFont(font)
         if not self._names:
             painter.setPen(QColor(150, 150, 155))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
                              "Blendshapes appear here while a face is tracked.")
             painter.end()
             return
-        rows = math.ceil(len(self._names) / 2)
-        col_w = self.width() / 2
-        metrics = painter.fontMetrics()
-        widest = max(metrics.horizontalAdvance(name) for name in self._names) + 8
-        label_w = min(float(widest), col_w - 36)
+        painter.drawPixmap(0, 0, self._labels_pixmap())
+        rows, col_w, label_w = self._layout()
+        track, high, normal = QColor(48, 48, 54), QColor(255, 96, 64), QColor(255, 160, 0)
         for i, name in enumerate(self._names):
             col, row = divmod(i, rows)
             x = col * col_w + 2
             y = 2 + row * self.ROW_H
-            value = float(np.clip(self._values.get(name, 0.0), 0.0, 1.0))
-            painter.setPen(QColor(205, 205, 210))
-            painter.drawText(QRectF(x, y, label_w - 4, self.ROW_H), Qt.AlignmentFlag.AlignVCenter, name)
+            value = min(max(float(self._values.get(name, 0.0)), 0.0), 1.0)
             bar = QRectF(x + label_w, y + 3, col_w - label_w - 8, self.ROW_H - 6)
-            painter.fillRect(bar, QColor(48, 48, 54))
-            fill = QRectF(bar.x(), bar.y(), bar.width() * value, bar.height())
-            painter.fillRect(fill, QColor(255, 160, 0) if value < 0.85 else QColor(255, 96, 64))
+            painter.fillRect(bar, track)
+            if value > 0:
+                painter.fillRect(QRectF(bar.x(), bar.y(), bar.width() * value, bar.height()),
+                                 normal if value < 0.85 else high)
         painter.end()
 
 

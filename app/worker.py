@@ -143,7 +143,8 @@ class PipelineWorker:
         self._exporter: FrameExporter | None = None
         self._recording: RecordingInfo | None = None
         self._osc: dict[str, Any] = {}
-        self._recent: deque[FaceResult] = deque(maxlen=STAGE_WINDOW)
+        # (frame index, captured_at, timings) of recent frames; not the results, which hold images
+        self._recent: deque[tuple[int, float, dict[str, float]]] = deque(maxlen=STAGE_WINDOW)
         self._latencies: deque[float] = deque(maxlen=STAGE_WINDOW)
         self._first_frame_at: float | None = None
         self._last_frame_at: float | None = None
@@ -305,7 +306,7 @@ class PipelineWorker:
             result = pipeline.process(frame)
             published = time.perf_counter()
             self._latencies.append((published - frame.captured_at) * 1000.0)
-            self._recent.append(result)
+            self._recent.append((result.frame_index, frame.captured_at, result.timings_ms))
             if self._first_frame_at is None:
                 self._first_frame_at = published
             self._last_frame_at = published
@@ -349,8 +350,8 @@ class PipelineWorker:
     def _publish_stats(self, session: Session) -> None:
         pipeline, capture = session.pipeline, session.capture
         stage: dict[str, list[float]] = {}
-        for result in self._recent:
-            for name, ms in result.timings_ms.items():
+        for _, _, timings in self._recent:
+            for name, ms in timings.items():
                 stage.setdefault(name, []).append(ms)
         osc = {}
         for spec, sender in self._osc.items():
@@ -358,7 +359,7 @@ class PipelineWorker:
                 osc[spec] = dict(sender.stats())
             except Exception as exc:
                 osc[spec] = {"last_error": f"stats failed: {exc}"}
-        recent = [r.captured_at for r in self._recent]
+        recent = [captured_at for _, captured_at, _ in self._recent]
         fps = 0.0
         window = [t for t in recent[-31:]]
         if len(window) >= 2 and window[-1] > window[0]:
@@ -374,7 +375,7 @@ class PipelineWorker:
         recording = dataclasses.replace(self._recording) if self._recording is not None else None
         with self._lock:
             s = self._snapshot
-            s.position = self._recent[-1].frame_index if self._recent else s.position
+            s.position = self._recent[-1][0] if self._recent else s.position
             s.frames_processed = pipeline.frames_processed
             s.frames_read = capture.frames_read
             s.frames_dropped = capture.frames_dropped
