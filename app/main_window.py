@@ -222,7 +222,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([880, 380])
+        splitter.setSizes([760, 500])
         self.splitter = splitter
         root.addWidget(splitter, 1)
         self.setCentralWidget(central)
