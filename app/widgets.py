@@ -35,11 +35,13 @@ class VideoView(QWidget):
         # 32-bit pixels are Qt's fast path: a BGR888 image would be converted on every paint.
         bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
         h, w = bgra.shape[:2]
+        same_size = self._image is not None and (self._image.width(), self._image.height()) == (w, h)
         self._buffer = bgra
         self._image = QImage(bgra.data, w, h, bgra.strides[0], QImage.Format.Format_RGB32)
         self.frames_shown += 1
         self.last_frame_index = frame_index
-        self.update()
+        # Only the picture changed: repaint (and on X11 send) just its rectangle, not the borders.
+        self.update(self.image_rect().toAlignedRect() if same_size else self.rect())
 
     def clear(self, placeholder: str | None = None) -> None:
         self._image = None
@@ -63,12 +65,13 @@ class VideoView(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(18, 18, 20))
+        target = self.image_rect()
+        if self._image is None or not target.toAlignedRect().contains(event.rect()):
+            painter.fillRect(self.rect(), QColor(18, 18, 20))
         if self._image is None:
             painter.setPen(QColor(170, 170, 175))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
         else:
-            target = self.image_rect()
             if target.width() == self._image.width() and target.height() == self._image.height():
                 painter.drawImage(target.topLeft(), self._image)
             else:
