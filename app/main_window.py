@@ -20,7 +20,7 @@ import time
 import traceback
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QPalette, QShortcut
 from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
                              QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QScrollArea, QSizePolicy, QSlider,
@@ -431,7 +431,8 @@ class MainWindow(QMainWindow):
         self.clear_error()
         max_frames, self._max_frames_pending = self._max_frames_pending, None
         self._run_max_frames = max_frames
-        config = dataclasses.replace(self.base_config, source=source, max_frames=max_frames)
+        config = dataclasses.replace(self.base_config, source=source, max_frames=max_frames,
+                                     calibration=self.base_config.calibration or self.calibration_path())
         options = self.worker_options()
         record, self._cli_record = self._cli_record, None
         self.worker = PipelineWorker(config, options, osc_specs=self.osc_panel.specs(), record=record,
@@ -552,6 +553,15 @@ class MainWindow(QMainWindow):
         self.worker.calibrate_neutral()
         self.calibration_label.setText("calibrating: hold a relaxed face…")
 
+    def calibration_path(self) -> Path:
+        """The user's neutral face, next to the settings: loaded at start when it exists, written by
+        "Calibrate neutral" (and by the automatic calibration of a first run)."""
+        folder = Path(self.settings.fileName()).parent
+        if sys.platform == "win32" and self.settings.format() != QSettings.Format.IniFormat:
+            # native settings live in the registry there, not in a folder
+            folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation))
+        return folder / "neutral_face.json"
+
     def overlay_options(self) -> OverlayOptions:
         return OverlayOptions(**{key: box.isChecked() for key, box in self.overlay_boxes.items()})
 
@@ -671,8 +681,8 @@ class MainWindow(QMainWindow):
         f["frames"].setText(f"{s.frames_processed} processed{count}, {s.frames_with_face} with a face")
         f["fps"].setText(f"{s.fps:.1f} now, {s.run_fps:.1f} over the run")
         f["stages"].setText(", ".join(stages) + " ms" if stages else "—")
-        f["latency"].setText(f"{s.latency_ms:.1f} ms (median)" if (s.latency_ms is not None and s.live)
-                             else ("— (files are read ahead)" if not s.live else "—"))
+        f["latency"].setText("—" if s.latency_ms is None else
+                             f"{s.latency_ms:.1f} ms median" + ("" if s.live else " (from hand-over; files are read ahead)"))
         f["detector"].setText(f"{100 * s.detector_share:.1f} % of frames ({s.detector_calls} calls)")
         f["dropped"].setText(f"{s.frames_dropped} by the source" + (", frames are never dropped for files"
                                                                      if not s.live and s.state != "starting" else ""))

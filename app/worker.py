@@ -283,7 +283,8 @@ class PipelineWorker:
                 next_stats = now + self.options.stats_interval_s
             if self._paused.is_set():
                 self._set_state("paused")
-                if capture.info.live:  # keep the camera's newest frame fresh; nothing is processed
+                if getattr(capture, "realtime", capture.info.live):
+                    # a camera (or a file paced like one) keeps running: take its newest frame, process nothing
                     try:
                         capture.get(timeout=0.05)
                     except queue.Empty:
@@ -299,10 +300,12 @@ class PipelineWorker:
                 break
             if self._snapshot.state != "running":
                 self._set_state("running")
-            if self.options.realtime and not capture.info.live:
+            if self.options.realtime and not getattr(capture, "realtime", capture.info.live):
                 self._pace(frame.timestamp)
                 if self._stop.is_set():
                     break
+                # latency of a file frame counts from when the pipeline takes it, not from the wait
+                frame.captured_at = time.perf_counter()
             result = pipeline.process(frame)
             published = time.perf_counter()
             self._latencies.append((published - frame.captured_at) * 1000.0)

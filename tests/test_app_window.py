@@ -283,14 +283,23 @@ def test_osc_targets_are_added_and_removed_with_a_live_indicator(qapp, make_wind
         receiver.close()
 
 
-def test_calibrate_neutral_button(qapp, make_window):
+def test_calibrate_neutral_button(qapp, make_window, tmp_path):
     window = make_window()
     wait_until(qapp, lambda: window.view.frames_shown >= 3 and window.calibrate_button.isEnabled(),
                what="running")
+    saved = window.calibration_path()
+    assert saved.parent == tmp_path  # next to the test's settings, never in the user's folders
     window.calibrate_button.click()
-    wait_until(qapp, lambda: window.calibration_label.text() == "calibrated", what="calibrated")
+    assert window.calibration_label.text().startswith("calibrating")
+    wait_until(qapp, lambda: window.calibration_label.text() == "calibrated" and saved.is_file(),
+               what="calibrated and saved")
     wait_until(qapp, lambda: "°" in window.pose_readout.labels["yaw"].text(), what="head pose readout")
     assert len(window.meters.values()) == 52
+    window.close()
+    # the next run starts calibrated from the saved neutral face
+    again = make_window()
+    wait_until(qapp, lambda: again.running and again._last_snapshot.frames_processed >= 1, what="second run")
+    assert again.calibration_label.text() == "calibrated"
 
 
 def test_max_frames_closes_the_window_cleanly_and_records(tmp_path):
