@@ -485,7 +485,7 @@ class MainWindow(QMainWindow):
         self.calibrate_button.setEnabled(running)
         recording = self.record_button.isChecked()
         self.record_button2.setText("■ Stop recording (Ctrl+R)" if recording else "● Start recording (Ctrl+R)")
-        self.record_button.setText("■ Stop" if recording else "● Record")
+        self.record_button.setText("■ Stop recording" if recording else "● Record")
         self.record_button.setStyleSheet("color: #ff5a4f; font-weight: bold;" if recording else "")
 
     # --- recording ----------------------------------------------------------------------------------------
@@ -683,7 +683,8 @@ class MainWindow(QMainWindow):
         f["stages"].setText(", ".join(stages) + " ms" if stages else "—")
         f["latency"].setText("—" if s.latency_ms is None else
                              f"{s.latency_ms:.1f} ms median" + ("" if s.live else " (from hand-over; files are read ahead)"))
-        f["detector"].setText(f"{100 * s.detector_share:.1f} % of frames ({s.detector_calls} calls)")
+        f["detector"].setText(f"{100 * s.detector_share:.1f} % of frames ({s.detector_calls} "
+                              f"call{'' if s.detector_calls == 1 else 's'})")
         f["dropped"].setText(f"{s.frames_dropped} by the source" + (", frames are never dropped for files"
                                                                      if not s.live and s.state != "starting" else ""))
         f["view"].setText(f"{self.view.frames_shown} frames drawn, {self._view_skipped} newer results skipped")

@@ -56,10 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(40):
         app.processEvents()
         time.sleep(0.01)
-    window.pause_button.setChecked(True)
-    for _ in range(40):
-        app.processEvents()
-        time.sleep(0.01)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     ok = window.grab().save(str(args.output))
     window.close()

@@ -374,7 +374,8 @@ class OscTargetsPanel(QWidget):
                 continue
             sent = int(s.get("sent", 0))
             if row.last_time is not None and now > row.last_time:
-                row.rate = 0.6 * row.rate + 0.4 * (sent - row.last_sent) / (now - row.last_time)
+                rate = (sent - row.last_sent) / (now - row.last_time)
+                row.rate = rate if row.rate == 0 else 0.6 * row.rate + 0.4 * rate
             row.last_sent, row.last_time = sent, now
             errors = int(s.get("send_errors", 0))
             latency = s.get("median_latency_ms")
