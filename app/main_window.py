@@ -623,6 +623,13 @@ class MainWindow(QMainWindow):
                     self.osc_panel.message.setText(event.message)
                 self.show_error(event.message)
                 self._update_controls()
+                if worker is self.worker and self._run_max_frames is not None and not self._closing:
+                    # A scripted run (--max-frames) must end, not wait for someone to read the message:
+                    # the error goes to stderr as well and the exit code says it failed.
+                    print(f"error: {event.message}", file=sys.stderr)
+                    self.exit_code = 1
+                    if worker.snapshot().state == "failed":
+                        QTimer.singleShot(0, self.close)
             elif event.kind == "recording-started":
                 self._recording_since = time.perf_counter()
                 self._set_record_checked(True)

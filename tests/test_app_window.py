@@ -313,3 +313,11 @@ def test_max_frames_closes_the_window_cleanly_and_records(tmp_path):
     assert video_frames(video)[0] == 12
     assert jsonl_frames(export) == list(range(12))
     assert (tmp_path / "s.ini").is_file()  # the test's settings, not the user's
+
+
+def test_a_scripted_run_with_a_bad_source_ends_with_an_error(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OCCFACE_SETTINGS=str(tmp_path / "s.ini"))
+    proc = subprocess.run([sys.executable, "main.py", "--camera", "97", "--model", "mediapipe", "--max-frames", "5"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "camera 97 could not be opened" in proc.stderr and "Traceback" not in proc.stderr
