@@ -23,6 +23,7 @@ pytest.importorskip("mediapipe")
 from PyQt6.QtCore import QSettings  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
+from app import main_window  # noqa: E402
 from app.main_window import MainWindow, prepare_qt_environment  # noqa: E402
 from app.worker import WorkerOptions  # noqa: E402
 from tracking.demo_clip import DEFAULT_CLIP  # noqa: E402
@@ -167,7 +168,7 @@ def test_closing_the_window_mid_recording_finalises_the_file(qapp, make_window, 
     assert size == (640, 480)
 
 
-def test_a_camera_that_fails_shows_an_error_and_the_window_stays_usable(qapp, make_window):
+def test_a_camera_that_fails_shows_an_error_and_the_window_stays_usable(qapp, make_window, monkeypatch):
     window = make_window(source=97)
     wait_until(qapp, lambda: window.error_banner.isVisible(), what="the error banner")
     assert "camera 97" in window.error_label.text()
@@ -175,11 +176,25 @@ def test_a_camera_that_fails_shows_an_error_and_the_window_stays_usable(qapp, ma
     texts = [window.source_combo.itemText(i) for i in range(window.source_combo.count())]
     assert "No camera found" in texts
     assert not window.record_button.isEnabled()
-    # the user picks the demo clip and starts it from the same window
-    window.start(DEFAULT_CLIP)
+    # the user opens the demo clip from the source list ("Open video file…") in the same window
+    monkeypatch.setattr(main_window.QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(DEFAULT_CLIP), "")))
+    combo = window.source_combo
+    open_item = combo.findData("__open__")
+    combo.setCurrentIndex(open_item)
+    combo.activated.emit(open_item)
     assert not window.error_banner.isVisible()
+    assert window.worker.config.source == DEFAULT_CLIP
+    assert combo.currentData() == str(DEFAULT_CLIP)
     wait_until(qapp, lambda: window.view.frames_shown >= 5, what="frames from the demo clip")
     assert window.record_button.isEnabled()
+    # Stop and Start (the buttons) run it again
+    window.stop_button.click()
+    assert window.worker is None and not window.stop_button.isEnabled()
+    shown = window.view.frames_shown
+    window.start_button.click()
+    assert window.worker.config.source == DEFAULT_CLIP
+    wait_until(qapp, lambda: window.view.frames_shown >= shown + 3, what="frames after Start")
 
 
 def test_a_missing_video_shows_an_error(qapp, make_window, tmp_path):
