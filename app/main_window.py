@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self._view_skipped = 0
         self._last_draw = 0.0
         self._last_panel_update = 0.0
+        self._calibrating_from: int | None = None  # neutral_id when "Calibrate neutral" was pressed
         self._last_snapshot = Snapshot()
         self._recording_since: float | None = None
         self._errors: list[str] = []
@@ -551,6 +552,7 @@ class MainWindow(QMainWindow):
             self.show_error("Start a source before calibrating.")
             return
         self.worker.calibrate_neutral()
+        self._calibrating_from = self.worker.snapshot().neutral_id
         self.calibration_label.setText("calibrating: hold a relaxed face…")
 
     def calibration_path(self) -> Path:
@@ -623,6 +625,9 @@ class MainWindow(QMainWindow):
                     self.osc_panel.message.setText(event.message)
                 self.show_error(event.message)
                 self._update_controls()
+                if worker is self.worker and worker.snapshot().state == "failed":
+                    self.view.clear(f"Could not start: {event.message}\n\n"
+                                    "Choose another camera or open a video file, then press Start.")
                 if worker is self.worker and self._run_max_frames is not None and not self._closing:
                     # A scripted run (--max-frames) must end, not wait for someone to read the message:
                     # the error goes to stderr as well and the exit code says it failed.
@@ -695,8 +700,11 @@ class MainWindow(QMainWindow):
         f["dropped"].setText(f"{s.frames_dropped} by the source" + (", frames are never dropped for files"
                                                                      if not s.live and s.state != "starting" else ""))
         f["view"].setText(f"{self.view.frames_shown} frames drawn, {self._view_skipped} newer results skipped")
-        if s.retarget:
-            self.calibration_label.setText("calibrated" if s.calibrated else "not calibrated yet")
+        if s.retarget or s.state not in ("running", "paused"):
+            pending = self._calibrating_from is not None and s.neutral_id == self._calibrating_from
+            if not pending or s.state not in ("running", "paused"):
+                self._calibrating_from = None
+                self.calibration_label.setText("calibrated" if s.calibrated else "not calibrated yet")
         else:
             self.calibration_label.setText("retargeting is off")
         # position

@@ -89,7 +89,7 @@ class VideoView(QWidget):
 class BlendshapeMeters(QWidget):
     """All 52 blendshape values as labelled horizontal bars, in two columns, painted in one pass."""
 
-    ROW_H = 17
+    ROW_H = 16
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

@@ -82,6 +82,7 @@ class Snapshot:
     recording: RecordingInfo | None = None
     osc: dict[str, dict[str, Any]] = field(default_factory=dict)   # spec -> sender stats
     calibrated: bool = False
+    neutral_id: int = 0              # changes whenever a new neutral face is set
     retarget: bool = False
 
     @property
@@ -375,6 +376,8 @@ class PipelineWorker:
         stage_ms = {name: statistics.median(v) for name, v in stage.items()}
         latency = statistics.median(self._latencies) if self._latencies else None
         calibrated = bool(getattr(session.retarget_stage, "calibrated", False))
+        neutral = getattr(session.retarget_stage, "neutral", None)
+        neutral_id = id(neutral) if neutral is not None else 0
         recording = dataclasses.replace(self._recording) if self._recording is not None else None
         with self._lock:
             s = self._snapshot
@@ -385,7 +388,7 @@ class PipelineWorker:
             s.detector_calls = pipeline.tracker.detector_calls
             s.frames_with_face = pipeline.frames_with_face
             s.fps, s.run_fps, s.stage_ms, s.latency_ms = fps, run_fps, stage_ms, latency
-            s.recording, s.osc, s.calibrated = recording, osc, calibrated
+            s.recording, s.osc, s.calibrated, s.neutral_id = recording, osc, calibrated, neutral_id
 
     # --- commands (worker thread) --------------------------------------------------------------------
     def _do_seek(self, frame_index: int) -> None:
