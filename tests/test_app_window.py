@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -132,8 +133,13 @@ def test_frames_reach_the_view_and_the_status(qapp, make_window):
 def test_recording_on_and_off_gives_a_playable_file_with_the_right_frame_count(qapp, make_window, tmp_path):
     window = make_window()
     wait_until(qapp, lambda: window.view.frames_shown >= 5, what="first frames")
-    video, export = window.start_recording(tmp_path / "rec")
+    window.record_folder.setText(str(tmp_path / "rec"))
+    assert window.record_action.shortcut().toString() == "Ctrl+R"
+    window.record_action.trigger()  # what the Ctrl+R shortcut does
     assert window.record_button.isChecked()
+    wait_until(qapp, lambda: window._last_snapshot.recording is not None, what="recording started")
+    video, export = window._last_snapshot.recording.video, window._last_snapshot.recording.export
+    assert video.parent == tmp_path / "rec" and video.suffix == ".mp4" and export.suffix == ".jsonl"
     wait_until(qapp, lambda: window._last_snapshot.recording is not None
                and window._last_snapshot.recording.frames >= 25, what="recorded frames")
     assert "REC" in window.record_time.text()
@@ -336,3 +342,18 @@ def test_a_scripted_run_with_a_bad_source_ends_with_an_error(tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "camera 97 could not be opened" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_unexpected_exception_becomes_a_message_in_the_window(qapp, make_window, monkeypatch):
+    window = make_window(autostart=False)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    main_window.install_error_hooks(lambda: window)
+    try:
+        raise ValueError("boom in a slot")
+    except ValueError:
+        sys.excepthook(*sys.exc_info())
+    assert window.error_banner.isVisible()
+    assert "ValueError: boom in a slot" in window.error_label.text()
+    window.clear_error()
+    assert not window.error_banner.isVisible()
