@@ -357,3 +357,13 @@ def test_an_unexpected_exception_becomes_a_message_in_the_window(qapp, make_wind
     assert "ValueError: boom in a slot" in window.error_label.text()
     window.clear_error()
     assert not window.error_banner.isVisible()
+
+
+def test_no_display_is_a_one_line_error_not_an_abort(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["OCCFACE_SETTINGS"] = str(tmp_path / "s.ini")
+    proc = subprocess.run([sys.executable, "main.py", "--demo", "--model", "mediapipe"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    if sys.platform.startswith("linux"):
+        assert proc.returncode == 2
+        assert proc.stderr.strip().splitlines()[-1].startswith("error: no display found")
