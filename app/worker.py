@@ -150,6 +150,9 @@ class PipelineWorker:
         self._first_frame_at: float | None = None
         self._last_frame_at: float | None = None
         self._pace_origin: tuple[float, float] | None = None  # (perf_counter, media timestamp)
+        self._show_one = False  # process one frame while paused (after a seek)
+        self._seek_target: int | None = None
+        self._seek_skips = 0
 
     # --- called from the window (any thread) --------------------------------------------------------
     def start(self) -> "PipelineWorker":
@@ -282,7 +285,7 @@ class PipelineWorker:
             if now >= next_stats:
                 self._publish_stats(session)
                 next_stats = now + self.options.stats_interval_s
-            if self._paused.is_set():
+            if self._paused.is_set() and not self._show_one:
                 self._set_state("paused")
                 if getattr(capture, "realtime", capture.info.live):
                     # a camera (or a file paced like one) keeps running: take its newest frame, process nothing
@@ -299,7 +302,15 @@ class PipelineWorker:
                 continue
             if frame is None:
                 break
-            if self._snapshot.state != "running":
+            if self._seek_target is not None:
+                # CaptureThread.seek() can still hand over one frame read before the seek: skip it
+                if frame.index != self._seek_target and self._seek_skips < 8:
+                    self._seek_skips += 1
+                    continue
+                self._seek_target = None
+            if self._show_one:  # a seek while paused: show the frame at the new position, then hold
+                self._show_one = False
+            elif self._snapshot.state != "running":
                 self._set_state("running")
             if self.options.realtime and not getattr(capture, "realtime", capture.info.live):
                 self._pace(frame.timestamp)
@@ -399,7 +410,9 @@ class PipelineWorker:
         if count:
             frame_index = min(max(0, frame_index), count - 1)
         session.capture.seek(frame_index)
+        self._seek_target, self._seek_skips = frame_index, 0
         self._pace_origin = None
+        self._show_one = self._paused.is_set()
 
     def _do_start_recording(self, video: Path | None, export: Path | None, overlay: OverlayOptions | None) -> None:
         session = self.session

@@ -121,8 +121,17 @@ def test_frames_reach_the_view_and_the_status(qapp, make_window):
     while time.monotonic() < t_end:
         qapp.processEvents()
     assert window.worker.latest()[0] == held
+    # a seek while paused shows the frame at the new position and stays paused
+    window.position_slider.setValue(200)
+    window._slider_released()
+    wait_until(qapp, lambda: window.view.last_frame_index == 200, what="the frame at the seek position")
+    t_end = time.monotonic() + 0.3
+    while time.monotonic() < t_end:
+        qapp.processEvents()
+    assert window.worker.latest()[0] == held + 1 and window._last_snapshot.state == "paused"
     window.pause_button.setChecked(False)
-    wait_until(qapp, lambda: window.worker.latest()[0] > held + 3, what="frames after resume")
+    wait_until(qapp, lambda: window.worker.latest()[0] > held + 4, what="frames after resume")
+    assert (window.view.last_frame_index or 0) > 200
 
     # seeking with the position slider jumps in the file
     window.position_slider.setValue(400)
