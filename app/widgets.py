@@ -1,10 +1,13 @@
 """The window's custom widgets: the video view, blendshape meters, head-pose readout, OSC targets."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -218,6 +221,21 @@ def make_spec(scheme: str, host: str, port: int, rate: float) -> str:
     return f"{scheme}://{host}:{int(port)}?rate={rate:g}"
 
 
+def _needs_lookup(spec: str) -> bool:
+    """True when the spec's host is a name (not an IP address or localhost), so checking it may block."""
+    try:
+        host = urlsplit(spec).hostname or ""
+    except ValueError:
+        return False
+    if host in ("", "localhost"):
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return False
+    except ValueError:
+        return True
+
+
 def validate_spec(spec: str) -> str | None:
     """None when `spec` is a usable target, else the one-line reason."""
     try:
@@ -245,12 +263,15 @@ class OscTargetsPanel(QWidget):
     added = pyqtSignal(str)
     removed = pyqtSignal(str)
     error = pyqtSignal(str)
+    _checked = pyqtSignal(str, str, bool)  # from the look-up thread: spec, problem ("" if none), notify
 
     COLUMNS = ("", "Target", "Sent", "Rate", "Latency", "Status")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._rows: list[_Row] = []
+        self._checking: set[str] = set()
+        self._checked.connect(self._on_checked)  # queued: delivered on the GUI thread
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.protocol = QComboBox()
@@ -312,13 +333,32 @@ class OscTargetsPanel(QWidget):
     def specs(self) -> list[str]:
         return [row.spec for row in self._rows]
 
-    def add_spec(self, spec: str, notify: bool = True) -> bool:
-        """Add a target after checking it; False (and a message) when it is unusable or already there."""
+    def add_spec(self, spec: str, notify: bool = True) -> bool | None:
+        """Add a target after checking it; False (and a message) when it is unusable or already there.
+
+        A host name (not an IP address) is resolved on a helper thread, since a name that does not
+        resolve can block for seconds; the row appears when the check succeeds (None is returned)."""
         spec = spec.strip()
-        if spec in self.specs():
+        if spec in self.specs() or spec in self._checking:
             self._show_error(f"{spec} is already in the list")
             return False
-        problem = validate_spec(spec)
+        if not _needs_lookup(spec):
+            return self._add_checked(spec, validate_spec(spec), notify)
+        self._checking.add(spec)
+        self.message.setStyleSheet("color: #9a9aa0;")
+        self.message.setText(f"looking up {spec} …")
+
+        def check() -> None:
+            self._checked.emit(spec, validate_spec(spec) or "", notify)
+
+        threading.Thread(target=check, name="osc-target-check", daemon=True).start()
+        return None
+
+    def _on_checked(self, spec: str, problem: str, notify: bool) -> None:
+        self._checking.discard(spec)
+        self._add_checked(spec, problem or None, notify)
+
+    def _add_checked(self, spec: str, problem: str | None, notify: bool) -> bool:
         if problem is not None:
             self._show_error(problem)
             return False
@@ -358,6 +398,7 @@ class OscTargetsPanel(QWidget):
             self.remove_spec(self._rows[r].spec)
 
     def _show_error(self, message: str) -> None:
+        self.message.setStyleSheet("color: #ff7a6b;")
         self.message.setText(message)
         self.error.emit(message)
 

@@ -285,6 +285,11 @@ def test_osc_targets_are_added_and_removed_with_a_live_indicator(qapp, make_wind
         assert not panel.add_spec("vmc://127.0.0.1:70000")
         assert "port" in panel.message.text() and "port" in window.error_label.text()
         assert panel.specs() == []
+        # a host name is looked up off the GUI thread; one that does not resolve is a message too
+        assert panel.add_spec("vmc://no-such-host.invalid:39539") is None
+        assert panel.message.text().startswith("looking up")
+        wait_until(qapp, lambda: "does not resolve" in panel.message.text(), timeout=30, what="look-up result")
+        assert panel.specs() == [] and "does not resolve" in window.error_label.text()
 
         panel.protocol.setCurrentIndex(panel.protocol.findData("raw"))
         panel.host.setText("127.0.0.1")
