@@ -1,0 +1,114 @@
+"""The OccFace model behind the landmark-backend interface.
+
+Weights: an ONNX file (run with onnxruntime, the fast CPU path) or a PyTorch checkpoint (.pt) from
+`python -m occface_core.train`. When the ONNX file cannot be used (onnxruntime missing, a corrupt
+file) a .pt with the same stem beside it is the fallback. The model config (input size) comes from
+the `<stem>_config.json` beside the weights, else from the checkpoint, else the defaults.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..crop import crop_square
+from ..types import Box, LandmarkPrediction
+from . import BackendError
+
+log = logging.getLogger(__name__)
+
+
+def _input_size(path: Path) -> int | None:
+    cfg = path.with_name(path.stem + "_config.json")
+    if cfg.is_file():
+        try:
+            return int(json.loads(cfg.read_text())["model"]["codec"]["input_size"])
+        except (KeyError, ValueError, TypeError, json.JSONDecodeError):
+            return None
+    return None
+
+
+class _OnnxRunner:
+    def __init__(self, path: Path, threads: int):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.input_size = int(self.session.get_inputs()[0].shape[-1])
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pts, vis, score = self.session.run(None, {self.input_name: x})
+        return pts, vis, score
+
+
+class _TorchRunner:
+    def __init__(self, path: Path, threads: int):
+        import torch
+
+        from ..model import ExportWrapper
+        from ..train import load_model
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.torch = torch
+        net = load_model(path)
+        self.model = ExportWrapper(net).eval()
+        self.input_size = net.cfg.codec.input_size
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with self.torch.inference_mode():
+            pts, vis, score = self.model(self.torch.from_numpy(x))
+        return pts.numpy(), vis.numpy(), score.numpy()
+
+
+class OccFaceBackend:
+    """predict(frame, roi): crops the square around `roi`, runs the model, returns frame pixels."""
+
+    name = "occface"
+
+    def __init__(self, weights: Path | str, threads: int = 1, runtime: str = "auto"):
+        path = Path(weights)
+        if not path.is_file():
+            raise BackendError(f"model weights not found: {path}")
+        self.runner = None
+        errors = []
+        candidates = [path] if path.suffix != ".onnx" else [path, path.with_suffix(".pt")]
+        for cand in candidates:
+            if not cand.is_file():
+                continue
+            try:
+                if cand.suffix == ".onnx" and runtime in ("auto", "onnx"):
+                    self.runner = _OnnxRunner(cand, threads)
+                elif cand.suffix != ".onnx" and runtime in ("auto", "torch"):
+                    self.runner = _TorchRunner(cand, threads)
+                else:
+                    continue
+                self.runtime = "onnxruntime" if cand.suffix == ".onnx" else "torch"
+                self.weights = cand
+                break
+            except Exception as e:  # noqa: BLE001 - any load failure falls back, and is reported below
+                errors.append(f"{cand.name}: {type(e).__name__}: {e}")
+                log.warning("could not load %s (%s); trying the fallback", cand, e)
+        if self.runner is None:
+            raise BackendError(f"cannot load OccFace weights {path}: {'; '.join(errors) or 'unsupported runtime'}")
+        self.input_size = _input_size(self.weights) or self.runner.input_size
+
+    def preprocess(self, frame: np.ndarray, roi: Box):
+        crop, transform = crop_square(frame, roi, self.input_size)
+        x = crop.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0
+        return np.ascontiguousarray(x), transform
+
+    def predict(self, frame: np.ndarray, roi: Box) -> LandmarkPrediction:
+        x, transform = self.preprocess(frame, roi)
+        pts, vis, score = self.runner(x)
+        points = transform.to_frame(pts[0]).astype(np.float32)
+        return LandmarkPrediction(points, vis[0].astype(np.float32), float(np.reshape(score, -1)[0]))
+
+    def close(self) -> None:
+        self.runner = None

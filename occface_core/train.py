@@ -1,0 +1,340 @@
+"""Train the OccFace landmark model.
+
+Warm start as in the paper: the first `--warmup-epochs` train localisation (heatmaps over all stages,
+point/edge maps, soft-argmax coordinates) and the face score; after that the visibility head trains
+jointly (real self-occlusion labels + Eq. 9 landmark-aware masking labels). A validation pass runs
+after every epoch; `last.pt` is written after every epoch and every few minutes so `--resume`
+continues where it stopped; the final weights go to OUT/occface.pt with OUT/occface_config.json
+beside them (and, with --assets, copied to the app's assets folder).
+
+Examples:
+  # the shipped model (about 75 minutes on a 2-core CPU; a GPU is used when present)
+  python -m occface_core.train --data ../shared/data/faces/annotations.jsonl \\
+      --teacher runs/teacher_mesh.npz --occluders ../shared/data/occluders --out runs/occface \\
+      --epochs 20 --max-minutes 75
+  # continue an interrupted run
+  python -m occface_core.train --data ../shared/data/faces/annotations.jsonl \\
+      --teacher runs/teacher_mesh.npz --occluders ../shared/data/occluders --out runs/occface --resume
+  # one-minute smoke run to measure throughput
+  python -m occface_core.train --data ../shared/data/faces/annotations.jsonl --out runs/smoke \\
+      --epochs 1 --max-minutes 1 --limit 2000
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import codec
+from .dataset import AugmentConfig, FaceDataset, LabelConfig, Labels, build_labels
+from .layout import IBUG68, interocular
+from .model import ModelConfig, OccFaceNet, count_flops, count_parameters
+from .occluders import eq9_occlusion, mask_to_heatmap
+
+log = logging.getLogger("occface.train")
+
+
+@dataclass
+class LossWeights:
+    heatmap: float = 100.0     # Eq. 7, per-pixel MSE over all stages
+    coord: float = 1.0         # smooth-L1 on the soft-argmax coordinates (heatmap cells)
+    point_map: float = 30.0    # Eq. 2 auxiliary maps
+    edge_map: float = 30.0
+    vis: float = 1.0           # BCE on real (self-occlusion) labels
+    mask: float = 1.0          # BCE on Eq. 9 landmark-aware masking labels
+    face: float = 0.5          # face score BCE
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    warmup_epochs: int = 4     # localisation only
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 300
+    ema_decay: float = 0.998
+    max_minutes: float = 0.0   # 0 = no limit
+    seed: int = 0
+    loss: LossWeights = field(default_factory=LossWeights)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    aug: AugmentConfig = field(default_factory=AugmentConfig)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+
+
+def compute_losses(out: dict, batch: dict, cfg: ModelConfig, lw: LossWeights, with_vis: bool) -> dict:
+    """All training terms for one batch; returns a dict of scalar tensors including 'total'."""
+    c = cfg.codec
+    pts_hm = codec.to_heatmap(batch["points"], c)
+    w = batch["weights"]
+    wsum = w.sum().clamp_min(1e-6)
+    target = codec.encode_heatmaps(pts_hm, c.heatmap_size, c.sigma)
+    losses: dict[str, torch.Tensor] = {}
+    hm = 0.0
+    for h in out["heatmaps"]:
+        hm = hm + (((h - target) ** 2).mean(dim=(2, 3)) * w).sum() / wsum
+    losses["heatmap"] = hm / len(out["heatmaps"])
+    err = F.smooth_l1_loss(out["coords"], pts_hm, reduction="none", beta=0.5).sum(-1)
+    losses["coord"] = (err * w).sum() / wsum
+    face = batch["face"]
+    nface = face.sum().clamp_min(1.0)
+    pm_t = codec.encode_point_map(target, (w > 0).float())
+    em_t = codec.encode_edge_map(pts_hm, w, c.heatmap_size, c.edge_sigma)
+    losses["point_map"] = (((out["point_map"] - pm_t) ** 2).mean(dim=(1, 2, 3)) * face).sum() / nface
+    losses["edge_map"] = (((out["edge_map"] - em_t) ** 2).mean(dim=(1, 2, 3)) * face).sum() / nface
+    losses["face"] = F.binary_cross_entropy_with_logits(out["face_logit"], face)
+    if with_vis:
+        occ9 = eq9_occlusion(mask_to_heatmap(batch["occ_mask"], c.heatmap_size), target)
+        known = (w > 0).float()
+        occ9 = occ9 * known
+        logits = out["vis_logits"]
+        real_m = batch["vis_mask"] * (1 - occ9)
+        bce = F.binary_cross_entropy_with_logits(logits, batch["vis"], reduction="none")
+        losses["vis"] = (bce * real_m).sum() / real_m.sum().clamp_min(1.0)
+        bce0 = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction="none")
+        losses["mask"] = (bce0 * occ9).sum() / occ9.sum().clamp_min(1.0)
+    total = (lw.heatmap * losses["heatmap"] + lw.coord * losses["coord"] + lw.point_map * losses["point_map"]
+             + lw.edge_map * losses["edge_map"] + lw.face * losses["face"])
+    if with_vis:
+        total = total + lw.vis * losses["vis"] + lw.mask * losses["mask"]
+    losses["total"] = total
+    return losses
+
+
+@torch.no_grad()
+def validate(model: OccFaceNet, loader, device) -> dict:
+    model.eval()
+    errs, face_scores = [], []
+    for batch in loader:
+        out = model(batch["image"].to(device))
+        pred = codec.to_pixels(out["coords"], model.cfg.codec).cpu().numpy()
+        gt = batch["points"].numpy()
+        io = interocular(gt[:, IBUG68])
+        e = np.linalg.norm(pred[:, IBUG68] - gt[:, IBUG68], axis=-1).mean(-1) / np.maximum(io, 1e-6)
+        errs.append(e)
+        face_scores.append(torch.sigmoid(out["face_logit"]).cpu().numpy())
+    model.train()
+    e = np.concatenate(errs)
+    return {"nme68": float(e.mean()), "fr10": float((e > 0.10).mean()),
+            "face_score_mean": float(np.concatenate(face_scores).mean())}
+
+
+def _collate_seed(worker_id: int) -> None:
+    import cv2
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def save_weights(model: OccFaceNet, path: Path, cfg: TrainConfig, meta: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model.state_dict(), "config": model.cfg.to_dict()}, path)
+    info = {"model": model.cfg.to_dict(), "train": asdict(cfg), **meta}
+    path.with_name(path.stem + "_config.json").write_text(json.dumps(info, indent=2))
+
+
+def load_model(path: Path) -> OccFaceNet:
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    net = OccFaceNet(ModelConfig.from_dict(ck["config"]))
+    net.load_state_dict(ck["model"])
+    net.eval()
+    return net
+
+
+def train(args: argparse.Namespace) -> int:
+    import cv2
+    from tqdm import tqdm
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = TrainConfig(epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size,
+                      lr=args.lr, max_minutes=args.max_minutes, seed=args.seed)
+    cfg.model = ModelConfig(channels=args.channels, stages=args.stages, depth=args.depth)
+    if args.no_occlusion:
+        cfg.aug.occlude = 0.0
+
+    label_cache = out / "labels.npz"
+    if label_cache.is_file():
+        labels = Labels.load(label_cache)
+    else:
+        labels = build_labels(args.data, args.teacher, cfg.labels)
+        labels.save(label_cache)
+    splits = np.array(labels.splits)
+    tr_idx, va_idx = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "val")
+    if args.limit:
+        tr_idx = tr_idx[: args.limit]
+    if args.val_limit:
+        va_idx = va_idx[np.linspace(0, len(va_idx) - 1, min(args.val_limit, len(va_idx))).astype(int)]
+    root = args.data.parent
+    train_ds = FaceDataset(labels.subset(tr_idx), root, cfg.aug, args.occluders, seed=cfg.seed, train=True)
+    val_ds = FaceDataset(labels.subset(va_idx), root, cfg.aug, None, train=False)
+    loader_kw = dict(num_workers=args.workers, worker_init_fn=_collate_seed if args.workers else None)
+    val_loader = torch.utils.data.DataLoader(val_ds, batch_size=64, shuffle=False, **loader_kw)
+
+    torch.manual_seed(cfg.seed)
+    model = OccFaceNet(cfg.model).to(device)
+    log.info("model: %.3f M parameters, %.3f GFLOPs per crop; train %d crops, val %d crops, device %s",
+             count_parameters(model) / 1e6, count_flops(model) / 1e9, len(train_ds), len(val_ds), device)
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train_ds) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+
+    def lr_at(step: int, elapsed_s: float) -> float:
+        """Linear warm-up, then cosine to 2 % over the steps or the time budget, whichever ends first."""
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        t = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
+        if cfg.max_minutes > 0:
+            t = max(t, min(1.0, elapsed_s / (cfg.max_minutes * 60)))
+        return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
+
+    start_epoch, step, elapsed, history, best = 0, 0, 0.0, [], float("inf")
+    last = out / "last.pt"
+    if args.resume and last.is_file():
+        ck = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        start_epoch, step, elapsed = ck["epoch"], ck["step"], ck["elapsed"]
+        history, best = ck.get("history", []), ck.get("best", best)
+        log.info("resumed from %s at epoch %d, step %d (%.1f min trained)", last, start_epoch, step, elapsed / 60)
+
+    def checkpoint(epoch: int) -> None:
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "epoch": epoch, "step": step, "elapsed": elapsed, "history": history, "best": best,
+                    "config": asdict(cfg)}, out / "last.tmp")
+        (out / "last.tmp").replace(last)
+
+    budget = cfg.max_minutes * 60 if cfg.max_minutes > 0 else float("inf")
+    t0 = time.time() - elapsed
+    stop = False
+    last_ck = time.time()
+    epoch = start_epoch
+    for epoch in range(start_epoch, cfg.epochs):
+        with_vis = epoch >= cfg.warmup_epochs
+        train_ds.set_epoch(epoch)
+        g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+                                             generator=g, **loader_kw)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}{' +vis' if with_vis else ''}", unit="batch",
+                   mininterval=10, file=sys.stderr)
+        sums: dict[str, float] = {}
+        n = 0
+        seen, te = 0, time.time()
+        for batch in bar:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            for gparam in opt.param_groups:
+                gparam["lr"] = lr_at(step, time.time() - t0)
+            outp = model(batch["image"])
+            losses = compute_losses(outp, batch, cfg.model, cfg.loss, with_vis)
+            opt.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            step += 1
+            with torch.no_grad():
+                d = min(cfg.ema_decay, (1 + step) / (10 + step))
+                for pe, pm in zip(ema.parameters(), model.parameters()):
+                    pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+                for be, bm in zip(ema.buffers(), model.buffers()):
+                    be.copy_(bm)
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            n += 1
+            seen += batch["image"].shape[0]
+            elapsed = time.time() - t0
+            if n % 10 == 0:
+                bar.set_postfix(loss=f"{sums['total'] / n:.3f}", coord=f"{sums['coord'] / n:.3f}",
+                                ips=f"{seen / (time.time() - te):.1f}")
+            if time.time() - last_ck > 300:
+                checkpoint(epoch)  # mid-epoch: a resume restarts this epoch with the weights so far
+                last_ck = time.time()
+            if elapsed > budget:
+                log.info("time budget of %.1f min reached", cfg.max_minutes)
+                stop = True
+                break
+        val = validate(ema, val_loader, device)
+        rec = {"epoch": epoch + 1, "step": step, "minutes": elapsed / 60, "crops_per_s": seen / max(time.time() - te, 1e-6),
+               **{f"train_{k}": v / max(n, 1) for k, v in sums.items()}, **{f"val_{k}": v for k, v in val.items()}}
+        history.append(rec)
+        log.info("epoch %d: %s", epoch + 1, json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in rec.items()}))
+        meta = {"history": history, "parameters": count_parameters(ema), "flops": count_flops(ema),
+                "data": str(args.data), "teacher": str(args.teacher), "command": " ".join(sys.argv)}
+        if val["nme68"] < best and with_vis:
+            best = val["nme68"]
+            save_weights(ema, out / "best.pt", cfg, meta)
+        save_weights(ema, out / "occface.pt", cfg, meta)
+        checkpoint(epoch + 1 if not stop else epoch + 1)
+        last_ck = time.time()
+        if stop:
+            break
+    log.info("done: %d epochs, %.1f min; weights -> %s", epoch + 1, elapsed / 60, out / "occface.pt")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m occface_core.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, type=Path, help="annotations.jsonl (train and val splits)")
+    p.add_argument("--teacher", type=Path, default=None, help="MediaPipe teacher cache .npz (occface_core.teacher)")
+    p.add_argument("--occluders", type=Path, default=None, help="shared occluders folder (masks.cfg, textures/)")
+    p.add_argument("--out", required=True, type=Path, help="run folder: labels cache, checkpoints, weights")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--warmup-epochs", type=int, default=4, help="localisation-only epochs before the visibility head")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this much training (0: no limit)")
+    p.add_argument("--channels", type=int, default=48)
+    p.add_argument("--stages", type=int, default=2)
+    p.add_argument("--depth", type=int, default=3)
+    p.add_argument("--no-occlusion", action="store_true", help="ablation: no synthetic occluders")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N training crops")
+    p.add_argument("--val-limit", type=int, default=0, help="validate on N evenly spaced val crops")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cpu", action="store_true", help="ignore a GPU")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not args.data.is_file():
+        print(f"error: annotations file not found: {args.data}", file=sys.stderr)
+        return 2
+    if args.teacher is not None and not args.teacher.is_file():
+        print(f"error: teacher cache not found: {args.teacher}", file=sys.stderr)
+        return 2
+    if args.occluders is not None and not (args.occluders / "masks.cfg").is_file():
+        print(f"error: occluders folder has no masks.cfg: {args.occluders}", file=sys.stderr)
+        return 2
+    try:
+        return train(args)
+    except KeyboardInterrupt:
+        print("interrupted; continue with --resume", file=sys.stderr)
+        return 130
+    except FileNotFoundError as e:
+        print(f"error: file not found: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
