@@ -1,0 +1,188 @@
+"""Evaluate a landmark backend (OccFace or the MediaPipe baseline) on a labelled face set.
+
+`--box gt` crops around the labelled 68 points as the tracker would (their box + 25 % per side, squared
+by the backend); `--box detect` runs the real detector (BlazeFace) on the image, turns its box into the
+landmark box it implies, predicts, and re-crops once around the predicted points, as the tracker does
+when a track starts. A face score below `--face-threshold` (or no detection) means "no face": the
+image's prediction is null and it counts as a failure, never as skipped.
+
+Writes metrics.json (NME 68, NME on visible/occluded points, FR/AUC at 0.10, per-source NME, and where
+visibility labels exist Occ AP, F1@0.5, ROC-AUC with occlusion positive), a CED plot beside it, and
+preds.jsonl with one line per input image in the image's pixels.
+
+Visibility labels are `visible68` (300W-LP self-occlusion, and every point in an occluded copy made by
+`python -m occface_core.occluders`).
+
+Examples:
+  python -m occface_core.evaluate --data ../shared/data/faces/annotations.jsonl --split val \\
+      --model occface --box gt --out runs/eval/occface_val.json --predictions runs/eval/occface_val.jsonl
+  python -m occface_core.evaluate --data runs/val_occluded/annotations.jsonl --model mediapipe \\
+      --out runs/eval/mp_occ.json --predictions runs/eval/mp_occ.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .layout import IBUG68
+from .metrics import EvaluationResult, landmark_metrics, plot_ced, visibility_metrics
+from .types import Box
+
+log = logging.getLogger("occface.evaluate")
+
+
+def _gt_roi(points68: np.ndarray, margin: float = 0.25) -> Box:
+    return Box.around_points(points68).enlarged(margin)
+
+
+class _DetectBox:
+    def __init__(self):
+        from tracking.detector import BlazeFaceDetector, landmark_box_from_detection, largest
+        self.det = BlazeFaceDetector(min_score=0.3, full_range=False)
+        self.to_landmark_box, self.largest = landmark_box_from_detection, largest
+
+    def __call__(self, image: np.ndarray) -> Box | None:
+        d = self.largest(self.det.detect(image))
+        return None if d is None else self.to_landmark_box(d.box).enlarged(0.25)
+
+
+def evaluate(records: list[dict], root: Path, backend, box_mode: str, face_threshold: float,
+             predictions: Path | None, resume: bool = False) -> tuple[EvaluationResult, np.ndarray, float]:
+    import cv2
+    from tqdm import tqdm
+
+    done: dict[str, dict] = {}
+    if resume and predictions is not None and predictions.is_file():
+        for line in predictions.read_text().splitlines():
+            try:
+                r = json.loads(line)
+                done[r["image"]] = r
+            except (json.JSONDecodeError, KeyError):
+                break  # a half-written last line from an interrupted run
+    detector = _DetectBox() if box_mode == "detect" else None
+    fh = None
+    if predictions is not None:
+        predictions.parent.mkdir(parents=True, exist_ok=True)
+        fh = predictions.open("w")
+        for r in done.values():
+            fh.write(json.dumps(r) + "\n")
+    preds, vis_preds, times = [], [], []
+    try:
+        for rec in tqdm(records, desc=f"evaluate {backend.name}", unit="img", file=sys.stderr, mininterval=5):
+            if rec["image"] in done:
+                r = done[rec["image"]]
+            else:
+                image = cv2.imread(str(root / rec["image"]))
+                if image is None:
+                    raise FileNotFoundError(root / rec["image"])
+                roi = _gt_roi(np.asarray(rec["points68"])) if detector is None else detector(image)
+                r = {"image": rec["image"], "points": None, "visibility": None}
+                if roi is not None:
+                    t = time.perf_counter()
+                    p = backend.predict(image, roi)
+                    if detector is not None and p.face_score >= face_threshold:
+                        p = backend.predict(image, Box.around_points(p.points[IBUG68]).enlarged(0.25))
+                    times.append(time.perf_counter() - t)
+                    if p.face_score >= face_threshold:
+                        r.update(points=np.round(p.points, 2).tolist(), visibility=np.round(p.visibility, 4).tolist(),
+                                 face_score=round(float(p.face_score), 4))
+                    else:
+                        r["face_score"] = round(float(p.face_score), 4)
+                if fh is not None:
+                    fh.write(json.dumps(r) + "\n")
+            preds.append(None if r["points"] is None else np.asarray(r["points"], np.float64)[IBUG68])
+            vis_preds.append(None if r["visibility"] is None else np.asarray(r["visibility"], np.float64)[IBUG68])
+    finally:
+        if fh is not None:
+            fh.close()
+    gt = np.array([rec["points68"] for rec in records], np.float64)
+    vis_gt = [np.asarray(rec["visible68"], np.float64) if "visible68" in rec else None for rec in records]
+    lm, per = landmark_metrics(preds, gt, vis_gt)
+    vm = visibility_metrics(vis_preds, vis_gt)
+    sources = np.array([rec.get("source", "") for rec in records])
+    per_source = {s: float(per[sources == s].mean()) for s in sorted(set(sources))}
+    ms = float(np.median(times) * 1000) if times else float("nan")
+    return EvaluationResult(lm, vm, per_source), per, ms
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m occface_core.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, type=Path, help="annotations.jsonl (shared format, or an occluded copy)")
+    p.add_argument("--split", default=None, help="keep only this split (e.g. val); default: every record")
+    p.add_argument("--model", choices=("occface", "mediapipe"), default="occface")
+    p.add_argument("--weights", type=Path, default=None, help="OccFace weights (.onnx or .pt); default assets/occface.onnx")
+    p.add_argument("--box", choices=("gt", "detect"), default="gt")
+    p.add_argument("--face-threshold", type=float, default=0.5, help="below this face score the image has no face")
+    p.add_argument("--out", required=True, type=Path, help="metrics.json to write (the CED plot goes beside it)")
+    p.add_argument("--predictions", type=Path, default=None, help="preds.jsonl to write")
+    p.add_argument("--limit", type=int, default=0, help="only the first N records")
+    p.add_argument("--threads", type=int, default=1, help="OccFace inference threads")
+    p.add_argument("--resume", action="store_true", help="reuse the lines already in --predictions")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.data.is_file():
+        print(f"error: annotations file not found: {args.data}", file=sys.stderr)
+        return 2
+    try:
+        records = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        print(f"error: {args.data} is not JSON lines: {e}", file=sys.stderr)
+        return 2
+    if args.split:
+        records = [r for r in records if r.get("split") == args.split]
+    if args.limit:
+        records = records[: args.limit]
+    if not records:
+        print("error: no records to evaluate", file=sys.stderr)
+        return 2
+    from .backends import BackendError, create_backend
+    try:
+        if args.model == "occface":
+            from .backends import DEFAULT_OCCFACE_WEIGHTS
+            from .backends.occface_backend import OccFaceBackend
+            weights = args.weights or DEFAULT_OCCFACE_WEIGHTS
+            if not Path(weights).is_file():
+                print(f"error: model weights not found: {weights}", file=sys.stderr)
+                return 2
+            backend = OccFaceBackend(weights, threads=args.threads)
+        else:
+            backend = create_backend("mediapipe")
+    except BackendError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        result, per, ms = evaluate(records, args.data.parent, backend, args.box, args.face_threshold,
+                                   args.predictions, args.resume)
+    except FileNotFoundError as e:
+        print(f"error: image not found: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun with --resume to continue", file=sys.stderr)
+        return 130
+    finally:
+        backend.close()
+    out = result.to_dict()
+    out.update(model=args.model, weights=str(args.weights) if args.weights else None, box=args.box,
+               data=str(args.data), split=args.split, median_ms_per_predict=ms, command=" ".join(["python -m occface_core.evaluate"] + (argv if argv is not None else sys.argv[1:])))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2))
+    plot_ced({args.model: per}, args.out.with_suffix(".ced.png"))
+    lm = result.landmarks
+    line = (f"{args.model} on {lm.images} images: NME68 {lm.nme68:.4f}, visible {lm.nme_visible:.4f}, "
+            f"occluded {lm.nme_occluded:.4f}, FR10 {lm.fr10:.4f}, AUC10 {lm.auc10:.4f}, no face {lm.no_face}")
+    if result.visibility is not None:
+        v = result.visibility
+        line += f"; vis ROC-AUC {v.roc_auc:.4f}, Occ AP {v.occ_ap:.4f}, F1 {v.f1_05:.4f}"
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
