@@ -1,0 +1,80 @@
+"""The OccFace network: shapes, the visibility head's pooling and gate, export and the backend."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+from occface_core.codec import CodecConfig
+from occface_core.model import ModelConfig, OccFaceNet, count_flops, count_parameters
+
+TINY = ModelConfig(channels=16, stages=2, depth=2, vis_channels=8, codec=CodecConfig(input_size=64, heatmap_size=16))
+
+
+def test_output_shapes_and_ranges():
+    torch.manual_seed(0)
+    net = OccFaceNet(TINY).eval()
+    with torch.no_grad():
+        out = net(torch.randn(3, 3, 64, 64))
+    assert len(out["heatmaps"]) == 2 and all(h.shape == (3, 100, 16, 16) for h in out["heatmaps"])
+    assert out["point_map"].shape == (3, 1, 16, 16)
+    assert out["edge_map"].shape[:2] == (3, 17)
+    assert out["coords"].shape == (3, 100, 2)
+    assert float(out["coords"].min()) >= 0 and float(out["coords"].max()) <= 16   # inside the heatmap
+    assert out["vis_logits"].shape == (3, 100) and out["face_logit"].shape == (3,)
+    assert count_parameters(net) > 0 and count_flops(net) > 0
+
+
+def test_visibility_gate_starts_near_zero_and_pooling_equals_the_explicit_form():
+    torch.manual_seed(0)
+    net = OccFaceNet(TINY).eval()
+    assert float(net.vis.alpha.abs().max()) <= 0.1
+    feats = torch.randn(2, 16 + 1 + 17, 16, 16)
+    att = torch.softmax(torch.randn(2, 100, 256), -1).reshape(2, 100, 16, 16)
+    f = net.vis.proj(feats)
+    pooled = torch.einsum("bphw,bchw->bpc", att, f)
+    explicit = (att[:, :, None] * f[:, None]).sum(dim=(3, 4))     # the P x C' x h x w form of Eq. 4
+    assert torch.allclose(pooled, explicit, atol=1e-5)
+
+
+def _save_tiny(tmp_path):
+    from occface_core.train import TrainConfig, save_weights
+    torch.manual_seed(0)
+    net = OccFaceNet(TINY).eval()
+    path = tmp_path / "occface.pt"
+    save_weights(net, path, TrainConfig(model=TINY), {"history": []})
+    return net, path
+
+
+def test_weights_load_and_predict_through_the_backend_torch_and_onnx(tmp_path):
+    from occface_core.backends import create_backend
+    from occface_core.export import export_onnx
+    from occface_core.types import Box
+
+    net, pt = _save_tiny(tmp_path)
+    assert json.loads((tmp_path / "occface_config.json").read_text())["model"]["codec"]["input_size"] == 64
+    onnx_path = tmp_path / "occface.onnx"
+    info = export_onnx(pt, onnx_path)
+    assert info["max_abs_diff_points"] < 1e-2
+    frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    roi = Box(100, 50, 200, 170)
+    preds = {}
+    for path in (pt, onnx_path):
+        backend = create_backend("occface", path)
+        p = backend.predict(frame, roi)
+        backend.close()
+        assert p.points.shape == (100, 2) and p.visibility.shape == (100,)
+        assert 0.0 <= p.face_score <= 1.0 and ((p.visibility >= 0) & (p.visibility <= 1)).all()
+        sq = roi.square()   # the backend crops the square around the ROI; points come back in frame pixels
+        assert (p.points[:, 0] >= sq.x0 - 1).all() and (p.points[:, 0] <= sq.x1 + 1).all()
+        assert (p.points[:, 1] >= sq.y0 - 1).all() and (p.points[:, 1] <= sq.y1 + 1).all()
+        preds[path.suffix] = p
+    assert np.abs(preds[".pt"].points - preds[".onnx"].points).max() < 0.05
+
+
+def test_missing_weights_is_a_clear_backend_error(tmp_path):
+    from occface_core.backends import BackendError, create_backend
+    with pytest.raises(BackendError, match="not found"):
+        create_backend("occface", tmp_path / "nope.onnx")
