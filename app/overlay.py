@@ -1,38 +1,77 @@
-"""The view's overlays: `tracking.annotate.annotate`, with the landmark dots drawn in one batched call.
+"""The view's overlays: what `tracking.annotate.annotate` draws, at a fraction of the GUI thread's time.
 
-annotate() draws each of the 100 dots with its own cv2.circle call (about 1.5 ms a frame on a 2-core
-CPU, most of the GUI thread's drawing time). Here the dots are zero-length anti-aliased segments of
-the same diameter and colours, drawn with one cv2.polylines call per colour (about 0.4 ms), so the
-view looks like the recordings while leaving the CPU to tracking. Everything else is annotate's own.
+On a 2-core CPU every millisecond the GUI thread spends drawing is taken from tracking, and
+annotate() spends most of its time on Python-level loops (one cv2.circle per landmark, one polyline
+per contour) and an extra copy of the frame. Here the same elements, with annotate's colours, sizes
+and fonts, are drawn with one batched call per colour straight into the 32-bit buffer the view shows;
+annotate's own helpers draw the status label, head axes and blendshape bars. tests/test_app_worker.py
+checks that the result matches annotate() pixel for pixel but for anti-aliasing at the dots' edges,
+so the view keeps looking like the recordings. Should annotate's helpers go away, annotate() itself
+is used.
 """
 from __future__ import annotations
-
-import dataclasses
 
 import cv2
 import numpy as np
 
+from occface_core.layout import CONTOURS
 from tracking import annotate as _annotate
-from tracking.annotate import BLUE, YELLOW, OverlayOptions, annotate
+from tracking.annotate import BLUE, GREEN, GREY, ORANGE, YELLOW, OverlayOptions, annotate
 from tracking.types import FaceResult
 
+_HELPERS = ("_label", "_draw_head_axes", "_draw_blendshape_bars")
+_OPEN = [list(c.indices) for c in CONTOURS if not c.closed]
+_CLOSED = [list(c.indices) for c in CONTOURS if c.closed]
 
-def draw_overlays(image: np.ndarray, result: FaceResult, fps: float | None, options: OverlayOptions) -> np.ndarray:
-    """A copy of `image` with the overlays `options` asks for; same look as annotate()."""
-    fast_points = options.points and result.has_face and result.points is not None
-    draw_axes_here = fast_points and options.head_axes and hasattr(_annotate, "_draw_head_axes")
-    if not fast_points:
-        return annotate(image, result, fps, options)
-    out = annotate(image, result, fps, dataclasses.replace(options, points=False,
-                                                           head_axes=options.head_axes and not draw_axes_here))
-    draw_points(out, result.points, result.visibility, options.visible_threshold)
-    if draw_axes_here:
-        _annotate._draw_head_axes(out, result)  # over the dots, as annotate() orders them
+
+def draw_overlays(image: np.ndarray, result: FaceResult, fps: float | None, options: OverlayOptions,
+                  bgra: bool = True) -> np.ndarray:
+    """A new image (BGRA when `bgra`, else BGR) with the overlays `options` asks for."""
+    if not all(hasattr(_annotate, name) for name in _HELPERS):
+        out = annotate(image, result, fps, options)
+        return cv2.cvtColor(out, cv2.COLOR_BGR2BGRA) if bgra else out
+    out = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA) if bgra else image.copy()  # the only copy
+    scale = max(out.shape[0] / 480, 0.5)
+    if result.has_face and result.points is not None:
+        if options.contours:
+            draw_contours(out, result.points)
+        if options.points:
+            draw_points(out, result.points, result.visibility, options.visible_threshold)
+        if options.head_axes:
+            _annotate._draw_head_axes(out, result)
+    if options.roi and result.roi is not None:
+        r = result.roi
+        cv2.rectangle(out, (int(r.x0), int(r.y0)), (int(r.x1), int(r.y1)), ORANGE if result.detected else GREEN,
+                      max(1, int(scale)), cv2.LINE_AA)
+    if options.status:
+        _annotate._label(out, status_text(result, fps), (8, int(22 * scale)), scale)
+    if options.blendshapes:
+        _annotate._draw_blendshape_bars(out, result, options.blendshape_bars, scale)
     return out
 
 
+def status_text(result: FaceResult, fps: float | None) -> str:
+    """annotate()'s status line: tracking state, face score and frames per second."""
+    state = "DETECT" if result.detected else "TRACK"
+    if not result.has_face:
+        state = "NO FACE"
+    text = f"{state}  score {result.face_score:.2f}"
+    if fps is not None:
+        text += f"  {fps:.0f} fps"
+    return text
+
+
+def draw_contours(img: np.ndarray, points: np.ndarray) -> None:
+    """The layout's contours in grey: one call for the open ones, one for the closed ones."""
+    pts = np.asarray(points).astype(np.int32)
+    for groups, closed in ((_OPEN, False), (_CLOSED, True)):
+        if groups:
+            cv2.polylines(img, [pts[g] for g in groups], closed, GREY, 1, cv2.LINE_AA)
+
+
 def draw_points(img: np.ndarray, points: np.ndarray, visibility: np.ndarray | None, threshold: float) -> None:
-    """Filled dots (visible yellow, occluded blue) with annotate()'s radius, in place."""
+    """Filled dots (visible yellow, occluded blue) with annotate()'s radius, in place: each dot is a
+    zero-length anti-aliased segment as wide as the circle, all of one colour in one call."""
     scale = max(img.shape[0] / 480, 0.5)
     radius = max(1, int(round(2 * scale)))
     pts = np.round(np.asarray(points, dtype=np.float64)).astype(np.int32).reshape(-1, 2)
@@ -40,5 +79,4 @@ def draw_points(img: np.ndarray, points: np.ndarray, visibility: np.ndarray | No
     visible = vis >= threshold
     for mask, colour in ((visible, YELLOW), (~visible, BLUE)):
         if mask.any():
-            segments = list(np.repeat(pts[mask][:, None, :], 2, axis=1).reshape(-1, 2, 1, 2))
-            cv2.polylines(img, segments, False, colour, 2 * radius, cv2.LINE_AA)
+            cv2.polylines(img, np.repeat(pts[mask][:, None, :], 2, axis=1), False, colour, 2 * radius, cv2.LINE_AA)

@@ -34,9 +34,11 @@ class VideoView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
-    def set_frame(self, bgr: np.ndarray, frame_index: int | None = None) -> None:
+    def set_frame(self, image: np.ndarray, frame_index: int | None = None) -> None:
+        """Show a BGR or BGRA frame (BGRA is used as it is; the view keeps a reference to it)."""
         # 32-bit pixels are Qt's fast path: a BGR888 image would be converted on every paint.
-        bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+        bgra = image if image.ndim == 3 and image.shape[2] == 4 else cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
+        bgra = np.ascontiguousarray(bgra)
         h, w = bgra.shape[:2]
         same_size = self._image is not None and (self._image.width(), self._image.height()) == (w, h)
         self._buffer = bgra

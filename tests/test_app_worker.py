@@ -78,3 +78,27 @@ def test_realtime_playback_paces_a_file():
     # 16 frames at 30 fps span 0.5 s of media time
     assert worker.snapshot().frames_processed == 16
     assert time.perf_counter() - start >= 0.5
+
+
+@pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
+def test_the_views_overlays_look_like_the_recordings():
+    """app.overlay draws annotate()'s elements faster; only dot edges may differ (anti-aliasing)."""
+    import numpy as np
+
+    from app.overlay import draw_overlays
+    from tracking.annotate import OverlayOptions, annotate
+
+    worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=30),
+                            WorkerOptions(realtime=False)).start()
+    worker.join(60)
+    _, result = worker.latest()
+    assert result is not None and result.has_face and result.extras.get("head_pose") is not None
+    for options in (OverlayOptions(contours=True, blendshapes=True), OverlayOptions(points=False, status=False),
+                    OverlayOptions(roi=False, head_axes=False, contours=True)):
+        expected = annotate(result.image, result, result.fps, options).astype(int)
+        bgr = draw_overlays(result.image, result, result.fps, options, bgra=False)
+        bgra = draw_overlays(result.image, result, result.fps, options)
+        assert bgra.shape[2] == 4 and np.array_equal(bgra[..., :3], bgr)
+        diff = np.abs(expected - bgr.astype(int)).max(axis=2)
+        assert (diff > 0).mean() < 0.01 and (diff > 64).mean() < 1e-4, options
+    assert not np.array_equal(draw_overlays(result.image, result, None, OverlayOptions(), bgra=False), result.image)
