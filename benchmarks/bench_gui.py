@@ -59,8 +59,9 @@ def run_gui(config) -> dict:
     def check() -> None:
         worker = window.worker or state["worker"]
         state["worker"] = worker
-        if worker is not None and state["cpu_start"] is None:
-            state["cpu_start"] = time.process_time()
+        if worker is not None and state["cpu_start"] is None and worker.latest()[0] > 0:
+            # from the first processed frame, as headless counts from after building the session
+            state["cpu_start"], state["seq_start"] = time.process_time(), worker.latest()[0]
         if worker is not None and worker.summary is not None:
             loop.quit()
 
@@ -77,7 +78,7 @@ def run_gui(config) -> dict:
     summary = worker.summary
     return {"fps": summary.fps, "frames": summary.frames_processed, "drawn": drawn,
             "drawn_fps": drawn / summary.wall_seconds if summary.wall_seconds else 0.0,
-            "cpu_ms": 1000 * cpu / max(snap.frames_processed, 1)}
+            "cpu_ms": 1000 * cpu / max(snap.frames_processed - state["seq_start"], 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
