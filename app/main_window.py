@@ -84,10 +84,8 @@ class MainWindow(QMainWindow):
         self._last_panel_update = 0.0
         self._calibrating_from: int | None = None  # neutral_id when "Calibrate neutral" was pressed
         self._last_snapshot = Snapshot()
-        self._recording_since: float | None = None
         self._errors: list[str] = []
         self._closing = False
-        self._slider_user = False
         self._cli_record = (config.record, config.export) if (config.record or config.export) else None
         self.exit_code = 0
 
@@ -183,7 +181,6 @@ class MainWindow(QMainWindow):
         pos = QHBoxLayout()
         self.position_slider = QSlider(Qt.Orientation.Horizontal)
         self.position_slider.setEnabled(False)
-        self.position_slider.sliderPressed.connect(lambda: setattr(self, "_slider_user", True))
         self.position_slider.sliderReleased.connect(self._slider_released)
         self.position_slider.actionTriggered.connect(self._slider_action)
         pos.addWidget(self.position_slider, 1)
@@ -447,7 +444,6 @@ class MainWindow(QMainWindow):
         self.worker.start()
         if isinstance(source, Path):
             self._remember_video(source)
-        self.settings.setValue("source/last", source if isinstance(source, int) else str(source))
         self._log(f"started {source}")
         self._update_controls()
 
@@ -463,7 +459,6 @@ class MainWindow(QMainWindow):
         self.record_button.blockSignals(True)
         self.record_button.setChecked(False)
         self.record_button.blockSignals(False)
-        self._recording_since = None
         self._update_controls()
 
     def set_paused(self, paused: bool) -> None:
@@ -581,7 +576,6 @@ class MainWindow(QMainWindow):
 
     # --- position slider --------------------------------------------------------------------------------
     def _slider_released(self) -> None:
-        self._slider_user = False
         if self.worker is not None:
             self.worker.seek(self.position_slider.value())
 
@@ -636,12 +630,10 @@ class MainWindow(QMainWindow):
                     if worker.snapshot().state == "failed":
                         QTimer.singleShot(0, self.close)
             elif event.kind == "recording-started":
-                self._recording_since = time.perf_counter()
                 self._set_record_checked(True)
                 self.record_info.setText(f"Recording to\n{event.data.get('video')}\n{event.data.get('export')}")
                 self._log(event.message)
             elif event.kind == "recording-stopped":
-                self._recording_since = None
                 self._set_record_checked(False)
                 self.record_info.setText(f"Last recording: {event.message}.\n"
                                          f"{event.data.get('video')}\n{event.data.get('export')}")
@@ -657,7 +649,6 @@ class MainWindow(QMainWindow):
 
     def _on_run_ended(self, event) -> None:
         self._set_record_checked(False)
-        self._recording_since = None
         self._on_status_tick()
         self._update_controls()
         if not event.data.get("stopped"):

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 from PyQt6.QtCore import QRectF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
                              QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSizePolicy,
                              QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
