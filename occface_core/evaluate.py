@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=0, help="only the first N records")
     p.add_argument("--threads", type=int, default=1, help="OccFace inference threads")
     p.add_argument("--resume", action="store_true", help="reuse the lines already in --predictions")
+    p.add_argument("--ablate", action="append", default=[], choices=("no-context", "no-reweight"),
+                   help="OccFace inference-time knock-out (PyTorch path): no-context sets the visibility "
+                        "gate alpha to 0, no-reweight removes the point/edge-map reweighting")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.data.is_file():
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             if not Path(weights).is_file():
                 print(f"error: model weights not found: {weights}", file=sys.stderr)
                 return 2
-            backend = OccFaceBackend(weights, threads=args.threads)
+            backend = OccFaceBackend(weights, threads=args.threads, ablate=tuple(args.ablate))
         else:
             backend = create_backend("mediapipe")
     except BackendError as e:
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         backend.close()
     out = result.to_dict()
-    out.update(model=args.model, weights=str(args.weights) if args.weights else None, box=args.box,
+    out.update(model=args.model, weights=str(args.weights) if args.weights else None, box=args.box, ablate=args.ablate,
                data=str(args.data), split=args.split, median_ms_per_predict=ms, command=" ".join(["python -m occface_core.evaluate"] + (argv if argv is not None else sys.argv[1:])))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2))

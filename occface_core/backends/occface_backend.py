@@ -47,8 +47,11 @@ class _OnnxRunner:
         return pts, vis, score
 
 
+ABLATIONS = ("no-context", "no-reweight")
+
+
 class _TorchRunner:
-    def __init__(self, path: Path, threads: int):
+    def __init__(self, path: Path, threads: int, ablate: tuple[str, ...] = ()):
         import torch
 
         from ..model import ExportWrapper
@@ -58,6 +61,12 @@ class _TorchRunner:
             torch.set_num_threads(threads)
         self.torch = torch
         net = load_model(path)
+        with torch.no_grad():   # inference-time knock-outs of a trained model (not retrained ablations)
+            if "no-context" in ablate:
+                net.vis.alpha.zero_()
+            if "no-reweight" in ablate:
+                net.reweight.weight.zero_()
+                net.reweight.bias.zero_()
         self.model = ExportWrapper(net).eval()
         self.input_size = net.cfg.codec.input_size
 
@@ -72,13 +81,16 @@ class OccFaceBackend:
 
     name = "occface"
 
-    def __init__(self, weights: Path | str, threads: int = 1, runtime: str = "auto"):
+    def __init__(self, weights: Path | str, threads: int = 1, runtime: str = "auto", ablate: tuple[str, ...] = ()):
         path = Path(weights)
         if not path.is_file():
             raise BackendError(f"model weights not found: {path}")
         self.runner = None
         errors = []
         candidates = [path] if path.suffix != ".onnx" else [path, path.with_suffix(".pt")]
+        if ablate:
+            runtime = "torch"
+            candidates = [c for c in candidates if c.suffix != ".onnx"] or [path.with_suffix(".pt")]
         for cand in candidates:
             if not cand.is_file():
                 continue
@@ -86,7 +98,7 @@ class OccFaceBackend:
                 if cand.suffix == ".onnx" and runtime in ("auto", "onnx"):
                     self.runner = _OnnxRunner(cand, threads)
                 elif cand.suffix != ".onnx" and runtime in ("auto", "torch"):
-                    self.runner = _TorchRunner(cand, threads)
+                    self.runner = _TorchRunner(cand, threads, tuple(ablate))
                 else:
                     continue
                 self.runtime = "onnxruntime" if cand.suffix == ".onnx" else "torch"

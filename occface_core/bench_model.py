@@ -1,0 +1,84 @@
+"""Benchmark the OccFace model per face crop: onnxruntime vs PyTorch eager, one thread and default.
+
+Reports the median (and p90) milliseconds over `--runs` calls after `--warmup` calls, for the model
+alone on a prepared crop and for the whole backend call (crop from a 640x480 frame + model + mapping
+back to frame pixels). Not part of the test suite: timings depend on the machine and its load.
+
+Examples:
+  python -m occface_core.bench_model
+  python -m occface_core.bench_model --onnx assets/occface.onnx --pt assets/occface.pt --runs 500 --out runs/bench.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def _time(fn, runs: int, warmup: int) -> dict:
+    for _ in range(warmup):
+        fn()
+    ts = np.empty(runs)
+    for i in range(runs):
+        t = time.perf_counter()
+        fn()
+        ts[i] = time.perf_counter() - t
+    return {"median_ms": float(np.median(ts) * 1000), "p90_ms": float(np.percentile(ts, 90) * 1000), "runs": runs}
+
+
+def bench(onnx: Path | None, pt: Path | None, runs: int, warmup: int) -> dict:
+    import torch
+
+    from .backends.occface_backend import OccFaceBackend
+    from .types import Box
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    roi = Box(220, 120, 420, 360)
+    results: dict = {"cpu_count": os.cpu_count(), "torch": torch.__version__}
+    default_threads = torch.get_num_threads()
+    for label, path, runtime in (("onnxruntime", onnx, "onnx"), ("torch", pt, "torch")):
+        if path is None or not path.is_file():
+            continue
+        for threads in (1, 0):
+            name = f"{label}_{'1thread' if threads == 1 else 'default'}"
+            if runtime == "torch":
+                torch.set_num_threads(1 if threads == 1 else default_threads)
+            backend = OccFaceBackend(path, threads=threads, runtime=runtime)
+            x, _ = backend.preprocess(frame, roi)
+            results[name] = {"model_only": _time(lambda: backend.runner(x), runs, warmup),
+                             "backend_predict": _time(lambda: backend.predict(frame, roi), runs, warmup)}
+            backend.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m occface_core.bench_model", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--onnx", type=Path, default=ASSETS / "occface.onnx")
+    p.add_argument("--pt", type=Path, default=ASSETS / "occface.pt")
+    p.add_argument("--runs", type=int, default=300)
+    p.add_argument("--warmup", type=int, default=30)
+    p.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
+    args = p.parse_args(argv)
+    if not args.onnx.is_file() and not args.pt.is_file():
+        print(f"error: no weights found ({args.onnx}, {args.pt})", file=sys.stderr)
+        return 2
+    res = bench(args.onnx, args.pt, args.runs, args.warmup)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
