@@ -111,6 +111,34 @@ def recording_paths(folder: Path, export_format: str = "jsonl", now: _dt.datetim
     return video, export
 
 
+class _ReportingSink:
+    """Wraps a recording sink so that a write that fails (disk full, folder removed) becomes a
+    message in the window the first time, instead of only a log line; tracking goes on."""
+
+    def __init__(self, sink: Any, what: str, emit: Callable[..., None]):
+        self.sink, self.what, self._emit = sink, what, emit
+        self.errors = 0
+
+    def send(self, result: FaceResult) -> None:
+        try:
+            self.sink.send(result)
+        except Exception as exc:
+            self.errors += 1
+            if self.errors == 1:
+                self._emit("error", f"recording the {self.what} failed: {exc} (tracking goes on)")
+            raise  # counted by the pipeline as an output error too
+
+    def close(self) -> None:
+        self.sink.close()
+
+    def stats(self) -> dict[str, Any]:
+        return {**self.sink.stats(), "send_errors": self.errors}
+
+    @property
+    def frames_written(self) -> int:
+        return self.sink.frames_written
+
+
 class PipelineWorker:
     """Builds a Session from `config` and runs it on its own thread until the source ends or stop()."""
 
@@ -436,8 +464,9 @@ class PipelineWorker:
             msg = str(exc) if isinstance(exc, OutputError) else f"cannot record: {exc.strerror or exc}"
             self._emit("error", f"recording did not start: {msg}")
             return
-        self._recorder, self._exporter = recorder, exporter
-        for sink in (recorder, exporter):
+        self._recorder = _ReportingSink(recorder, "video", self._emit) if recorder is not None else None
+        self._exporter = _ReportingSink(exporter, "per-frame data", self._emit) if exporter is not None else None
+        for sink in (self._recorder, self._exporter):
             if sink is not None:
                 session.pipeline.sinks.append(sink)
         self._recording = RecordingInfo(video=Path(video) if video else None,

@@ -102,3 +102,25 @@ def test_the_views_overlays_look_like_the_recordings():
         diff = np.abs(expected - bgr.astype(int)).max(axis=2)
         assert (diff > 0).mean() < 0.01 and (diff > 64).mean() < 1e-4, options
     assert not np.array_equal(draw_overlays(result.image, result, None, OverlayOptions(), bgra=False), result.image)
+
+
+@pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
+def test_a_recording_that_fails_while_running_is_reported_and_tracking_goes_on(tmp_path, monkeypatch):
+    from tracking.recording import FrameExporter
+
+    def failing_send(self, result):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(FrameExporter, "send", failing_send)
+    worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=15),
+                            WorkerOptions(realtime=False), record=(tmp_path / "v.mp4", tmp_path / "d.jsonl"))
+    worker.start()
+    worker.join(60)
+    errors = [e.message for e in worker.events() if e.kind == "error"]
+    assert len(errors) == 1 and "per-frame data failed" in errors[0] and "No space left" in errors[0]
+    assert worker.snapshot().frames_processed == 15  # tracking went on, and so did the video
+    cap = cv2.VideoCapture(str(tmp_path / "v.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 15
