@@ -124,3 +124,17 @@ def test_a_recording_that_fails_while_running_is_reported_and_tracking_goes_on(t
     while cap.read()[0]:
         n += 1
     assert n == 15
+
+
+def test_cameras_are_listed_from_sysfs_without_their_metadata_nodes(tmp_path):
+    from app.cameras import _linux_cameras
+
+    for node, index, name in (("video0", "0", "HD Webcam"), ("video1", "1", "HD Webcam"),
+                              ("video2", "0", "USB Capture"), ("vbi0", "0", "x")):
+        (tmp_path / node).mkdir()
+        (tmp_path / node / "index").write_text(index + "\n")
+        (tmp_path / node / "name").write_text(name + "\n")
+    cameras = _linux_cameras(tmp_path)
+    assert [(c.index, c.name) for c in cameras] == [(0, "HD Webcam"), (2, "USB Capture")]
+    assert cameras[0].label == "Camera 0 — HD Webcam"
+    assert _linux_cameras(tmp_path / "missing") == []
