@@ -4,7 +4,8 @@ Localisation (68-point iBUG subset, inter-ocular normalisation = outer eye corne
 - per-image NME; a missing prediction (no face found) is a failure: it counts with `FAILURE_NME`
   (1.0, i.e. beyond any threshold) in the mean, in FR and in the CED/AUC, never skipped;
 - NME on visible and on occluded points: for each image the mean error over its visible (occluded)
-  labelled points / inter-ocular, averaged over the images that have such points;
+  labelled points / inter-ocular, averaged over the images that have such points (a no-face image
+  again counts FAILURE_NME); `nme68_found` is the mean over the images with a prediction only;
 - FR@t: fraction of images with NME > t; AUC@t: area under the CED curve on [0, t], normalised to 1.
 
 Visibility (occlusion is the positive class, score = 1 - predicted visibility):
@@ -103,6 +104,7 @@ class LandmarkMetrics:
     no_face: int
     nme68: float
     nme68_median: float
+    nme68_found: float
     nme_visible: float
     nme_occluded: float
     images_with_occluded: int
@@ -141,6 +143,12 @@ def landmark_metrics(pred: list[np.ndarray | None], gt: np.ndarray, vis_gt: list
     vis_e, occ_e = [], []
     for i, p in enumerate(pred):
         if p is None:
+            if vis_gt[i] is not None:
+                v = np.asarray(vis_gt[i]) > 0.5
+                if v.any():
+                    vis_e.append(FAILURE_NME)
+                if (~v).any():
+                    occ_e.append(FAILURE_NME)
             continue
         per[i] = nme_per_image(p[None], gt[i:i + 1])[0]
         if vis_gt[i] is not None:
@@ -154,6 +162,8 @@ def landmark_metrics(pred: list[np.ndarray | None], gt: np.ndarray, vis_gt: list
     m = LandmarkMetrics(
         images=n, no_face=int(sum(p is None for p in pred)), nme68=float(per.mean()) if n else float("nan"),
         nme68_median=float(np.median(per)) if n else float("nan"),
+        nme68_found=float(np.mean([e for e, p in zip(per, pred) if p is not None])) if any(p is not None for p in pred)
+        else float("nan"),
         nme_visible=float(np.mean(vis_e)) if vis_e else float("nan"),
         nme_occluded=float(np.mean(occ_e)) if occ_e else float("nan"), images_with_occluded=len(occ_e),
         fr10=failure_rate(per, threshold), auc10=auc_at(per, threshold))

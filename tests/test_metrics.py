@@ -51,7 +51,9 @@ def test_no_face_counts_as_failure_and_visibility_metrics_use_occlusion_as_posit
     assert per[1] == metrics.FAILURE_NME
     assert lm.nme68 == pytest.approx((0.05 + metrics.FAILURE_NME) / 2)
     assert lm.fr10 == pytest.approx(0.5)
-    assert lm.nme_visible == pytest.approx(0.05) and lm.nme_occluded == pytest.approx(0.05)
+    assert lm.nme68_found == pytest.approx(0.05)
+    # the no-face image is a failure for its visible and its occluded points too
+    assert lm.nme_visible == pytest.approx((0.05 + 1.0) / 2) and lm.nme_occluded == pytest.approx((0.05 + 1.0) / 2)
     good = 1.0 - (vis <= 0.5) * 0.9                           # predicted visibility low where occluded
     vm = metrics.visibility_metrics([good, None], [vis, vis])
     assert vm.points == 68 and vm.occluded_points == 34
