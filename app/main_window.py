@@ -688,8 +688,8 @@ class MainWindow(QMainWindow):
                              f"{s.latency_ms:.1f} ms median" + ("" if s.live else " (from hand-over; files are read ahead)"))
         f["detector"].setText(f"{100 * s.detector_share:.1f} % of frames ({s.detector_calls} "
                               f"call{'' if s.detector_calls == 1 else 's'})")
-        f["dropped"].setText(f"{s.frames_dropped} by the source" + (", frames are never dropped for files"
-                                                                     if not s.live and s.state != "starting" else ""))
+        never = not s.paced_like_live and s.state not in ("starting", "failed")
+        f["dropped"].setText(f"{s.frames_dropped} by the source" + (" (files are read without dropping)" if never else ""))
         f["view"].setText(f"{self.view.frames_shown} frames drawn, {self._view_skipped} newer results skipped")
         if s.retarget or s.state not in ("running", "paused"):
             pending = self._calibrating_from is not None and s.neutral_id == self._calibrating_from

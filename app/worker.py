@@ -64,6 +64,7 @@ class Snapshot:
     state: str = "starting"          # starting | running | paused | ended | failed
     source: str = ""
     live: bool = False
+    paced_like_live: bool = False    # a camera, or a file played like one (drops frames it cannot take)
     model: str = ""
     width: int = 0
     height: int = 0
@@ -284,6 +285,7 @@ class PipelineWorker:
             snap = self._snapshot
             snap.source, snap.live, snap.width, snap.height = info.description, info.live, info.width, info.height
             snap.source_fps, snap.frame_count = info.fps, info.frame_count
+            snap.paced_like_live = bool(getattr(session.capture, "realtime", info.live))
             snap.model = str(getattr(session.pipeline.backend, "name", "?"))
             snap.retarget = session.retarget_stage is not None
         for spec in self._initial_osc:

@@ -381,3 +381,26 @@ def test_no_display_is_a_one_line_error_not_an_abort(tmp_path):
     if sys.platform.startswith("linux"):
         assert proc.returncode == 2
         assert proc.stderr.strip().splitlines()[-1].startswith("error: no display found")
+
+
+def test_a_file_played_like_a_camera_keeps_running_while_paused(qapp, settings):
+    window = MainWindow(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", realtime=True), settings,
+                        worker_options=WorkerOptions(realtime=True), cameras=[])
+    window.show()
+    try:
+        wait_until(qapp, lambda: window.view.frames_shown >= 5 and window._last_snapshot.paced_like_live,
+                   what="frames")
+        wait_until(qapp, lambda: window.status_fields["dropped"].text().endswith("by the source"), what="status")
+        window.pause_button.setChecked(True)
+        wait_until(qapp, lambda: window._last_snapshot.state == "paused", what="paused")
+        t_end = time.monotonic() + 0.6  # let the counters (published 4 times a second) catch up
+        while time.monotonic() < t_end:
+            qapp.processEvents()
+        processed, read = window._last_snapshot.frames_processed, window._last_snapshot.frames_read
+        # like a camera, the source keeps delivering while paused; nothing is processed or queued up
+        wait_until(qapp, lambda: window._last_snapshot.frames_read >= read + 6, what="frames read while paused")
+        assert window._last_snapshot.frames_processed == processed
+        window.pause_button.setChecked(False)
+        wait_until(qapp, lambda: window._last_snapshot.frames_processed > processed + 3, what="frames after resume")
+    finally:
+        window.close()
