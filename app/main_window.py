@@ -442,6 +442,7 @@ class MainWindow(QMainWindow):
         self.pause_button.setChecked(False)
         self.pause_button.blockSignals(False)
         self.worker.start()
+        self.setWindowTitle(f"{APPLICATION} — {source.name if isinstance(source, Path) else f'camera {source}'}")
         if isinstance(source, Path):
             self._remember_video(source)
         self._log(f"started {source}")
