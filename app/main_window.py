@@ -440,6 +440,7 @@ class MainWindow(QMainWindow):
         self.view.clear("Starting…")
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(False)
+        self.pause_button.setText("Pause")
         self.pause_button.blockSignals(False)
         self.worker.start()
         self.setWindowTitle(f"{APPLICATION} — {source.name if isinstance(source, Path) else f'camera {source}'}")
@@ -654,7 +655,7 @@ class MainWindow(QMainWindow):
         self._update_controls()
         if not event.data.get("stopped"):
             self.statusBar().showMessage(f"{event.message}: {event.data.get('frames', 0)} frames", 8000)
-        if self._run_max_frames is not None and not self._closing:
+        if self._run_max_frames is not None and not self._closing and not event.data.get("stopped"):
             # scripted run (--max-frames): close cleanly once the frames are done
             QTimer.singleShot(0, self.close)
 
