@@ -169,8 +169,8 @@ class PipelineWorker:
         self.session: Session | None = None
         self.summary: RunSummary | None = None
         # worker-thread state
-        self._recorder: VideoRecorder | None = None
-        self._exporter: FrameExporter | None = None
+        self._recorder: _ReportingSink | None = None
+        self._exporter: _ReportingSink | None = None
         self._recording: RecordingInfo | None = None
         self._osc: dict[str, Any] = {}
         # (frame index, captured_at, timings) of recent frames; not the results, which hold images
