@@ -3,13 +3,15 @@
 On a 2-core CPU every millisecond the GUI thread spends drawing is taken from tracking, and
 annotate() spends most of its time on Python-level loops (one cv2.circle per landmark, one polyline
 per contour) and an extra copy of the frame. Here the same elements, with annotate's colours, sizes
-and fonts, are drawn with one batched call per colour straight into the 32-bit buffer the view shows;
-annotate's own helpers draw the status label, head axes and blendshape bars. tests/test_app_worker.py
-checks that the result matches annotate() pixel for pixel but for anti-aliasing at the dots' edges,
-so the view keeps looking like the recordings. Should annotate's helpers go away, annotate() itself
-is used.
+and fonts, are drawn with one batched call per colour straight into the 32-bit buffer the view shows,
+and the status label is rendered once per distinct text and blended in; annotate's own helpers draw
+the head axes and blendshape bars. tests/test_app_worker.py checks that the result matches annotate()
+but for anti-aliasing at the dots' edges and rounding in the label, so the view keeps looking like
+the recordings. Should annotate's helpers go away, annotate() itself is used.
 """
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import cv2
 import numpy as np
@@ -19,7 +21,8 @@ from tracking import annotate as _annotate
 from tracking.annotate import BLUE, GREEN, GREY, ORANGE, YELLOW, OverlayOptions, annotate
 from tracking.types import FaceResult
 
-_HELPERS = ("_label", "_draw_head_axes", "_draw_blendshape_bars")
+_HELPERS = ("_draw_head_axes", "_draw_blendshape_bars")
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
 _OPEN = [list(c.indices) for c in CONTOURS if not c.closed]
 _CLOSED = [list(c.indices) for c in CONTOURS if c.closed]
 
@@ -44,7 +47,7 @@ def draw_overlays(image: np.ndarray, result: FaceResult, fps: float | None, opti
         cv2.rectangle(out, (int(r.x0), int(r.y0)), (int(r.x1), int(r.y1)), ORANGE if result.detected else GREEN,
                       max(1, int(scale)), cv2.LINE_AA)
     if options.status:
-        _annotate._label(out, status_text(result, fps), (8, int(22 * scale)), scale)
+        _LABELS.draw(out, status_text(result, fps), (8, int(22 * scale)), scale)
     if options.blendshapes:
         _annotate._draw_blendshape_bars(out, result, options.blendshape_bars, scale)
     return out
@@ -80,3 +83,51 @@ def draw_points(img: np.ndarray, points: np.ndarray, visibility: np.ndarray | No
     for mask, colour in ((visible, YELLOW), (~visible, BLUE)):
         if mask.any():
             cv2.polylines(img, np.repeat(pts[mask][:, None, :], 2, axis=1), False, colour, 2 * radius, cv2.LINE_AA)
+
+
+class LabelCache:
+    """annotate's status label (white text with a black outline, anti-aliased), rendered once per
+    distinct text as two coverage masks and blended in; the label's text repeats from frame to frame
+    (state, score, whole frames per second), and cv2.putText costs about 0.25 ms a call."""
+
+    def __init__(self, size: int = 128):
+        self._size = size
+        self._masks: OrderedDict[tuple[str, float], tuple[np.ndarray, np.ndarray, int, int]] = OrderedDict()
+
+    def draw(self, img: np.ndarray, text: str, origin: tuple[int, int], scale: float) -> None:
+        key = (text, scale)
+        entry = self._masks.get(key)
+        if entry is None:
+            entry = self._render(text, scale)
+            self._masks[key] = entry
+            if len(self._masks) > self._size:
+                self._masks.popitem(last=False)
+        else:
+            self._masks.move_to_end(key)
+        outline, fill, dx, dy = entry
+        x0, y0 = origin[0] - dx, origin[1] - dy
+        h, w = outline.shape
+        ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x0 + w, img.shape[1]), min(y0 + h, img.shape[0])
+        if ix0 >= ix1 or iy0 >= iy1:
+            return
+        region = img[iy0:iy1, ix0:ix1, :3].astype(np.float32)
+        a_out = outline[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0, None]
+        a_in = fill[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0, None]
+        region *= 1.0 - a_out                   # the black outline
+        region += (255.0 - region) * a_in       # the white text over it
+        img[iy0:iy1, ix0:ix1, :3] = np.rint(region).astype(np.uint8)
+
+    @staticmethod
+    def _render(text: str, scale: float) -> tuple[np.ndarray, np.ndarray, int, int]:
+        font_scale = 0.55 * scale
+        (w, h), baseline = cv2.getTextSize(text, _FONT, font_scale, 3)
+        pad = 4
+        canvas = (h + baseline + 2 * pad, w + 2 * pad)
+        org = (pad, pad + h)
+        outline, fill = np.zeros(canvas, np.uint8), np.zeros(canvas, np.uint8)
+        cv2.putText(outline, text, org, _FONT, font_scale, 255, 3, cv2.LINE_AA)
+        cv2.putText(fill, text, org, _FONT, font_scale, 255, 1, cv2.LINE_AA)
+        return outline.astype(np.float32) / 255.0, fill.astype(np.float32) / 255.0, org[0], org[1]
+
+
+_LABELS = LabelCache()
