@@ -20,17 +20,18 @@ import time
 import traceback
 from pathlib import Path
 
+import cv2
+import numpy as np
 from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QPalette, QShortcut
 from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
                              QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QScrollArea, QSizePolicy, QSlider,
                              QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
-from tracking.annotate import OverlayOptions
+from tracking.annotate import OverlayOptions, OverlayRenderer
 from tracking.session import SessionConfig
 
 from .cameras import CameraInfo, list_cameras
-from .overlay import draw_overlays
 from .widgets import BlendshapeMeters, HeadPoseReadout, OscTargetsPanel, VideoView
 from .worker import PipelineWorker, Snapshot, WorkerOptions, recording_paths
 
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.base_config = config
         self.settings = settings if settings is not None else make_settings()
         self._worker_options = worker_options
+        self._overlays = OverlayRenderer()  # the recorder's drawing, straight into the view's buffer
         self.worker: PipelineWorker | None = None
         self._max_frames_pending = config.max_frames  # only the first run obeys --max-frames
         self._run_max_frames: int | None = None
@@ -574,7 +576,13 @@ class MainWindow(QMainWindow):
             return
         _, result = self.worker.latest()
         if result is not None and result.image is not None:
-            self.view.set_frame(draw_overlays(result.image, result, result.fps, self.overlay_options()), result.frame_index)
+            self.view.set_frame(self._annotated(result), result.frame_index)
+
+    def _annotated(self, result) -> np.ndarray:
+        """The frame as 32-bit BGRA (what the view shows without a conversion) with the overlays drawn."""
+        canvas = cv2.cvtColor(result.image, cv2.COLOR_BGR2BGRA)
+        self._overlays.draw(canvas, result, result.fps, self.overlay_options())
+        return canvas
 
     # --- position slider --------------------------------------------------------------------------------
     def _slider_released(self) -> None:
@@ -603,8 +611,7 @@ class MainWindow(QMainWindow):
             self._last_draw = now
             try:
                 if result.image is not None:
-                    self.view.set_frame(draw_overlays(result.image, result, result.fps, self.overlay_options()),
-                                        result.frame_index)
+                    self.view.set_frame(self._annotated(result), result.frame_index)
                 if now - self._last_panel_update >= 0.2:  # meters and readout: 5 updates a second
                     self._last_panel_update = now
                     self.meters.set_values(result.extras.get("blendshapes"))

@@ -82,33 +82,26 @@ def test_realtime_playback_paces_a_file():
 
 @pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
 def test_the_views_overlays_look_like_the_recordings():
-    """app.overlay draws annotate()'s elements faster; only dot edges (anti-aliasing) and the label's
-    blending (rounding) may differ."""
+    """The view draws with the recorder's renderer straight into a BGRA buffer: the same pixels."""
+    import cv2
     import numpy as np
 
-    from app.overlay import draw_overlays
-    from tracking.annotate import OverlayOptions, annotate
+    from tracking.annotate import OverlayOptions, OverlayRenderer, annotate
 
     worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=30),
                             WorkerOptions(realtime=False)).start()
     worker.join(60)
     _, result = worker.latest()
     assert result is not None and result.has_face and result.extras.get("head_pose") is not None
+    renderer = OverlayRenderer()
     for options in (OverlayOptions(contours=True, blendshapes=True), OverlayOptions(points=False, status=False),
                     OverlayOptions(roi=False, head_axes=False, contours=True)):
-        expected = annotate(result.image, result, result.fps, options).astype(int)
-        bgr = draw_overlays(result.image, result, result.fps, options, bgra=False)
-        bgra = draw_overlays(result.image, result, result.fps, options)
-        assert bgra.shape[2] == 4 and np.array_equal(bgra[..., :3], bgr)
-        diff = np.abs(expected - bgr.astype(int)).max(axis=2)
-        assert (diff > 8).mean() < 0.005 and (diff > 64).mean() < 1e-4, options
-    # the status label alone: rendered once per text and blended, equal up to rounding
-    label_only = OverlayOptions(points=False, contours=False, roi=False, head_axes=False, blendshapes=False)
-    for _ in range(2):  # first drawn, then from the cache
-        diff = np.abs(annotate(result.image, result, result.fps, label_only).astype(int)
-                      - draw_overlays(result.image, result, result.fps, label_only, bgra=False).astype(int))
-        assert diff.max() <= 8
-    assert not np.array_equal(draw_overlays(result.image, result, None, OverlayOptions(), bgra=False), result.image)
+        expected = annotate(result.image, result, result.fps, options)
+        for _ in range(2):  # the status label first rendered, then from the cache
+            canvas = cv2.cvtColor(result.image, cv2.COLOR_BGR2BGRA)
+            renderer.draw(canvas, result, result.fps, options)
+            assert np.array_equal(canvas[..., :3], expected), options
+    assert not np.array_equal(annotate(result.image, result, None, OverlayOptions()), result.image)
 
 
 @pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")

@@ -71,3 +71,14 @@ def test_bad_sources_raise_one_line_errors(tmp_path):
     (tmp_path / "empty.mp4").write_bytes(b"")
     with pytest.raises(SourceError, match="empty"):
         CaptureThread(tmp_path / "empty.mp4")
+
+
+def test_after_a_seek_the_next_frame_is_the_one_asked_for(clip):
+    """Frames read ahead before the seek must not come out after it."""
+    with CaptureThread(clip) as capture:
+        for target in (40, 5, 33, 12, 50, 0, 21):
+            capture.get(timeout=5)
+            time.sleep(0.01)  # let the reader fill its queue ahead
+            capture.seek(target)
+            frame = capture.get(timeout=5)
+            assert frame.index == target and frame_value(frame) == target

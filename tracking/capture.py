@@ -101,6 +101,7 @@ class CaptureThread:
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self._lock = threading.Lock()
         self._next_index = 0
+        self._generation = 0  # bumped by seek(); frames carry the generation they were read in
         self._pace_origin: tuple[float, int] | None = None  # (perf_counter, frame index) of realtime playback
         self.frames_read = 0
         self.frames_dropped = 0
@@ -125,10 +126,15 @@ class CaptureThread:
 
     def get(self, timeout: float | None = None) -> Frame | None:
         """The next frame; None at the end of the source. Raises queue.Empty on timeout."""
-        item = self._queue.get(timeout=timeout)
-        if item is _END:
-            self._queue.put(_END)  # stay at the end for any later call
-            return None
+        while True:
+            item = self._queue.get(timeout=timeout)
+            if item is _END:
+                self._queue.put(_END)  # stay at the end for any later call
+                return None
+            generation, item = item
+            if generation == self._generation:
+                break
+            # read before a seek and handed over after it: not the frame the user asked for
         if not self.realtime:
             # A file is read ahead of the consumer; the time it waited in that queue is not capture
             # latency a camera would have, so latency is counted from when the frame is taken.
@@ -142,6 +148,7 @@ class CaptureThread:
         with self._lock:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, frame_index))
             self._next_index = max(0, frame_index)
+            self._generation += 1
             self._pace_origin = None  # realtime playback restarts its clock at the new position
             self._drain()
 
@@ -163,6 +170,7 @@ class CaptureThread:
                 with self._lock:
                     ok, image = self._cap.read()
                     index = self._next_index
+                    generation = self._generation
                     self._next_index += 1
                 if not ok or image is None:
                     if self.info.live:
@@ -175,7 +183,7 @@ class CaptureThread:
                 timestamp = (now - start) if self.info.live else index / self.info.fps
                 frame = Frame(index=index, timestamp=timestamp, image=image, captured_at=now)
                 self.frames_read += 1
-                self._hand_over(frame)
+                self._hand_over((generation, frame))
         finally:
             self._put_end()
 
@@ -186,7 +194,7 @@ class CaptureThread:
         origin_time, origin_index = self._pace_origin
         time.sleep(max(0.0, origin_time + (index - origin_index) / self.info.fps - time.perf_counter()))
 
-    def _hand_over(self, frame: Frame) -> None:
+    def _hand_over(self, frame: tuple[int, Frame]) -> None:
         if self.realtime:
             try:
                 self._queue.put_nowait(frame)

@@ -25,6 +25,8 @@ from .types import FaceResult, Frame
 
 log = logging.getLogger(__name__)
 
+TIMING_WINDOW = 20_000  # frames of per-stage timings kept for the medians (about 5 minutes at 60 fps)
+
 
 class Stage(Protocol):
     def process(self, result: FaceResult) -> None: ...
@@ -99,7 +101,8 @@ class Pipeline:
         self.smoother = LandmarkKalmanSmoother(self.options.smoother)
         self.stages: list[Stage] = list(stages or [])
         self.sinks: list[Sink] = list(sinks or [])
-        self._timings: dict[str, list[float]] = {}
+        # Per-stage timings of the most recent frames (bounded: a GUI session can run for hours).
+        self._timings: dict[str, deque[float]] = {}
         self._recent = deque(maxlen=30)  # perf_counter of recent frames, for the FPS figure
         self.frames_processed = 0
         self.frames_with_face = 0
@@ -151,7 +154,7 @@ class Pipeline:
         self.frames_processed += 1
         self.frames_with_face += int(result.has_face)
         for name, ms in result.timings_ms.items():
-            self._timings.setdefault(name, []).append(ms)
+            self._timings.setdefault(name, deque(maxlen=TIMING_WINDOW)).append(ms)
 
     # -- a whole source --------------------------------------------------------------------------
     def run(self, capture: CaptureThread, stop: threading.Event | None = None,
@@ -192,7 +195,7 @@ class Pipeline:
         return summary
 
     def stage_medians(self) -> dict[str, float]:
-        """Median ms per stage; 'detect' over the frames where the detector ran."""
+        """Median ms per stage over the last TIMING_WINDOW frames; 'detect' over frames where it ran."""
         return {name: statistics.median(values) for name, values in self._timings.items() if values}
 
     def close_sinks(self) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from occface_core.layout import NUM_POINTS
 
-from .annotate import OverlayOptions, annotate
+from .annotate import OverlayOptions, OverlayRenderer, annotate
 from .types import FaceResult
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,13 @@ class VideoRecorder:
             raise OutputError(f"cannot write video {self.path} (unsupported container? use .mp4 or .avi)")
         self._size = frame_size
         self._overlay = overlay
+        self._renderer = OverlayRenderer()
         self.frames_written = 0
 
     def send(self, result: FaceResult) -> None:
         if result.image is None:
             return
-        frame = annotate(result.image, result, result.fps, self._overlay)
+        frame = annotate(result.image, result, result.fps, self._overlay, self._renderer)
         if (frame.shape[1], frame.shape[0]) != self._size:
             frame = cv2.resize(frame, self._size)
         self._writer.write(frame)
