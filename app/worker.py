@@ -180,8 +180,6 @@ class PipelineWorker:
         self._last_frame_at: float | None = None
         self._pace_origin: tuple[float, float] | None = None  # (perf_counter, media timestamp)
         self._show_one = False  # process one frame while paused (after a seek)
-        self._seek_target: int | None = None
-        self._seek_skips = 0
 
     # --- called from the window (any thread) --------------------------------------------------------
     def start(self) -> "PipelineWorker":
@@ -332,12 +330,6 @@ class PipelineWorker:
                 continue
             if frame is None:
                 break
-            if self._seek_target is not None:
-                # CaptureThread.seek() can still hand over one frame read before the seek: skip it
-                if frame.index != self._seek_target and self._seek_skips < 8:
-                    self._seek_skips += 1
-                    continue
-                self._seek_target = None
             if self._show_one:  # a seek while paused: show the frame at the new position, then hold
                 self._show_one = False
             elif self._snapshot.state != "running":
@@ -440,7 +432,6 @@ class PipelineWorker:
         if count:
             frame_index = min(max(0, frame_index), count - 1)
         session.capture.seek(frame_index)
-        self._seek_target, self._seek_skips = frame_index, 0
         self._pace_origin = None
         self._show_one = self._paused.is_set()
 
