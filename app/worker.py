@@ -475,12 +475,7 @@ class PipelineWorker:
         for name, sink in (("video", self._recorder), ("export", self._exporter)):
             if sink is None:
                 continue
-            if sink in session.pipeline.sinks:
-                session.pipeline.sinks.remove(sink)
-            try:
-                sink.close()
-            except Exception as exc:
-                self._emit("error", f"closing the {name} failed: {exc}")
+            self._detach_sink(session, sink, f"the {name}")
             frames[name] = sink.frames_written
         rec = self._recording
         self._recorder = self._exporter = None
@@ -513,12 +508,16 @@ class PipelineWorker:
         sender = self._osc.pop(spec, None)
         if sender is None or session is None:
             return
-        if sender in session.pipeline.sinks:
-            session.pipeline.sinks.remove(sender)
+        self._detach_sink(session, sender, spec)
+
+    def _detach_sink(self, session, sink, what: str) -> None:
+        """Take an output out of the pipeline and close it (on the worker thread, between frames)."""
+        if sink in session.pipeline.sinks:
+            session.pipeline.sinks.remove(sink)
         try:
-            sender.close()
+            sink.close()
         except Exception as exc:
-            self._emit("error", f"closing {spec} failed: {exc}")
+            self._emit("error", f"closing {what} failed: {exc}")
 
     def _do_calibrate(self) -> None:
         session = self.session
