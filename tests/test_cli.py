@@ -128,6 +128,14 @@ def test_missing_weights(tmp_path):
     assert_clean_error(proc, "weights not found")
 
 
+def test_corrupt_weights(tmp_path):
+    corrupt = tmp_path / "bad.onnx"
+    corrupt.write_bytes(os.urandom(5000))
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--headless", "--demo", "--weights", str(corrupt)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert_clean_error(proc, "cannot load OccFace weights")
+
+
 def test_help_has_examples():
     proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--help"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0 and "Examples:" in proc.stdout and "--osc" in proc.stdout

@@ -106,7 +106,8 @@ class OccFaceBackend:
                 break
             except Exception as e:  # noqa: BLE001 - any load failure falls back, and is reported below
                 errors.append(f"{cand.name}: {type(e).__name__}: {e}")
-                log.warning("could not load %s (%s); trying the fallback", cand, e)
+                if any(c.is_file() for c in candidates[candidates.index(cand) + 1:]):
+                    log.warning("could not load %s (%s); trying the fallback", cand, e)
         if self.runner is None:
             raise BackendError(f"cannot load OccFace weights {path}: {'; '.join(errors) or 'unsupported runtime'}")
         self.input_size = _input_size(self.weights) or self.runner.input_size
