@@ -58,15 +58,32 @@ def load_map() -> dict:
     return json.loads(MAP_FILE.read_text())
 
 
+@lru_cache(maxsize=1)
 def mean_mesh478() -> np.ndarray:
-    return np.asarray(load_map()["mean_mesh478"], dtype=np.float64)
+    """(478, 3) mean mesh in cm (read-only)."""
+    mesh = np.asarray(load_map()["mean_mesh478"], dtype=np.float64)
+    mesh.setflags(write=False)
+    return mesh
+
+
+@lru_cache(maxsize=1)
+def _vertex_weights() -> tuple[np.ndarray, np.ndarray]:
+    """The fitted map as a (100, 478) weight matrix and the mask of the layout points it covers."""
+    weights = np.zeros((NUM_POINTS, 478))
+    for key, pairs in load_map()["points"].items():
+        for v, w in pairs:
+            weights[int(key), v] = w
+    covered = weights.any(axis=1)
+    weights.setflags(write=False)
+    covered.setflags(write=False)
+    return weights, covered
 
 
 def layout_from_mesh3d(mesh: np.ndarray) -> np.ndarray:
     """Apply the fitted vertex weights to a (478, 3) mesh; returns (100, 3) with NaN where uncovered."""
-    out = np.full((NUM_POINTS, mesh.shape[1]), np.nan)
-    for key, pairs in load_map()["points"].items():
-        out[int(key)] = sum(w * mesh[v] for v, w in pairs)
+    weights, covered = _vertex_weights()
+    out = weights @ np.asarray(mesh, dtype=np.float64)[:478]
+    out[~covered] = np.nan
     return out
 
 

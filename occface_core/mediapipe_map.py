@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .head_prior import LEFT_EAR_NORMAL, ear_points, layout_from_mesh3d, load_map, mean_mesh478
+from .head_prior import LEFT_EAR_NORMAL, layout_from_mesh3d, load_map, mean_face_3d, mean_mesh478
 from .layout import NUM_POINTS
 
 SOURCE_NONE, SOURCE_MESH, SOURCE_PRIOR = 0, 1, 2
@@ -84,9 +84,7 @@ def mesh_to_layout(mesh478: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     nz = normals[:, 2] / np.maximum(np.linalg.norm(normals, axis=1), 1e-9)
 
     scale, rot, shift = similarity_fit(mean_mesh478()[:468], mesh[:468])
-    face_cm = layout_from_mesh3d(mean_mesh478())
-    ears = ear_points(face_cm[36], face_cm[45])
-    pts3[86:100] = scale * ears @ rot.T + shift
+    pts3[86:100] = scale * mean_face_3d()[86:100] @ rot.T + shift  # the prior's ears, carried by the fit
     ear_normals = np.array([LEFT_EAR_NORMAL * (-1, 1, 1)] * 7 + [LEFT_EAR_NORMAL] * 7) @ rot.T
     nz[86:100] = ear_normals[:, 2]
     source[86:100] = SOURCE_PRIOR
