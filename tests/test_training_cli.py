@@ -1,0 +1,115 @@
+"""The training command end to end on a tiny synthetic set: train, then fine-tune with --init; the dataset's
+face-score negatives; the evaluation's per-source visibility metrics."""
+import json
+
+import cv2
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+
+from occface_core import evaluate, train
+from occface_core.dataset import AugmentConfig, FaceDataset, build_labels
+from occface_core.metrics import visibility_metrics
+from occface_core.types import LandmarkPrediction
+
+
+def _face_points(rng: np.random.Generator) -> np.ndarray:
+    """A rough 68-point face (jaw arc, brows, nose, eyes, mouth) jittered a little, in a 160 px crop."""
+    t = np.linspace(-1.2, 1.2, 17)
+    jaw = np.stack([80 + 45 * np.sin(t), 70 + 45 * np.cos(t) * 0.9], 1)
+    inner = np.stack([np.linspace(50, 110, 51), 55 + 40 * np.abs(np.sin(np.linspace(0, 6, 51)))], 1)
+    return np.vstack([jaw, inner]) + rng.normal(0, 1.0, (68, 2))
+
+
+def _tiny_dataset(root, n=12):
+    rng = np.random.default_rng(0)
+    (root / "images").mkdir(parents=True)
+    lines = []
+    for i in range(n):
+        img = rng.integers(0, 255, (160, 160, 3), dtype=np.uint8)
+        cv2.imwrite(str(root / "images" / f"{i}.jpg"), img)
+        lines.append(json.dumps({"image": f"images/{i}.jpg", "source": "helen" if i % 2 else "ytf",
+                                 "split": "val" if i < 4 else "train",
+                                 "points68": np.round(_face_points(rng), 2).tolist()}))
+    (root / "annotations.jsonl").write_text("\n".join(lines) + "\n")
+    return root / "annotations.jsonl"
+
+
+def test_train_then_fine_tune_records_where_the_weights_came_from(tmp_path):
+    data = _tiny_dataset(tmp_path / "data")
+    tiny = ["--channels", "8", "--stages", "1", "--depth", "1", "--batch-size", "4", "--workers", "0",
+            "--threads", "1", "--warmup-epochs", "0"]
+    assert train.main(["--data", str(data), "--out", str(tmp_path / "a"), "--epochs", "1", *tiny]) == 0
+    first = json.loads((tmp_path / "a" / "occface_config.json").read_text())
+    assert first["model"]["channels"] == 8 and len(first["history"]) == 1
+    assert np.isfinite(first["history"][0]["val_nme68"])
+
+    # the size flags are left at their defaults: the architecture must come from the initial weights
+    assert train.main(["--data", str(data), "--out", str(tmp_path / "b"), "--epochs", "1", "--batch-size", "4",
+                       "--workers", "0", "--threads", "1", "--warmup-epochs", "0",
+                       "--init", str(tmp_path / "a" / "occface.pt")]) == 0
+    second = json.loads((tmp_path / "b" / "occface_config.json").read_text())
+    assert second["model"] == first["model"]
+    assert second["init"]["weights"].endswith("occface.pt") and second["init"]["epochs"] == 1
+    assert "--init" in second["command"] and second["init"]["command"] == first["command"]
+    net = train.load_model(tmp_path / "b" / "occface.pt")
+    assert net.cfg.channels == 8
+
+
+def test_fine_tune_from_missing_weights_is_one_error_line(tmp_path, capsys):
+    data = _tiny_dataset(tmp_path / "data", n=4)
+    assert train.main(["--data", str(data), "--out", str(tmp_path / "o"), "--init", str(tmp_path / "none.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "initial weights" in err and "\n" not in err
+
+
+def test_negatives_have_no_face_and_no_landmark_loss(tmp_path):
+    data = _tiny_dataset(tmp_path / "data", n=6)
+    labels = build_labels(data, None)
+    every_negative = FaceDataset(labels, data.parent, AugmentConfig(negative=1.0, dim_blur=1.0), train=True)
+    never = FaceDataset(labels, data.parent, AugmentConfig(negative=0.0), train=True)
+    for i in range(len(labels.images)):
+        neg, pos = every_negative[i], never[i]
+        assert float(neg["face"]) == 0.0 and float(neg["weights"].sum()) == 0.0
+        assert float(neg["vis_mask"].sum()) == 0.0
+        assert float(pos["face"]) == 1.0 and float(pos["weights"][:68].sum()) > 0
+
+
+class _FixedBackend:
+    """Predicts the labelled points and a visibility that is right on 'helen' and inverted on 'ytf'."""
+    name = "fixed"
+
+    def __init__(self, records):
+        self.records = records
+        self.calls = 0
+
+    def predict(self, image, roi):
+        rec = self.records[self.calls]
+        self.calls += 1
+        pts = np.zeros((100, 2))
+        pts[:68] = rec["points68"]
+        v = np.ones(100)
+        v[:68] = np.asarray(rec["visible68"], float)
+        if rec["source"] == "ytf":
+            v[:68] = 1.0 - v[:68]
+        return LandmarkPrediction(points=pts, visibility=v, face_score=0.9)
+
+
+def test_visibility_metrics_are_also_reported_per_source(tmp_path):
+    data = _tiny_dataset(tmp_path / "data", n=6)
+    rng = np.random.default_rng(1)
+    records = []
+    for line in data.read_text().splitlines():
+        rec = json.loads(line)
+        rec["visible68"] = (rng.random(68) > 0.3).astype(int).tolist()
+        records.append(rec)
+    result, _, _ = evaluate.evaluate(records, data.parent, _FixedBackend(records), "gt", 0.5, None)
+    per = result.per_source_visibility
+    assert set(per) == {"helen", "ytf"}
+    assert per["helen"].roc_auc == 1.0 and per["ytf"].roc_auc == 0.0
+    helen = [r for r in records if r["source"] == "helen"]
+    expect = visibility_metrics([np.asarray(r["visible68"], float) for r in helen],
+                                [np.asarray(r["visible68"], float) for r in helen])
+    assert per["helen"].occ_ap == expect.occ_ap
+    assert result.visibility.points == 6 * 68
