@@ -160,7 +160,8 @@ class AugmentConfig:
     grey: float = 0.1
     lowres: float = 0.15
     occlude: float = 0.5
-    negative: float = 0.08
+    negative: float = 0.10
+    dim_blur: float = 0.4           # share of negatives (and a tenth of that of faces) made dark and blurred
     enabled: bool = True
 
 
@@ -243,6 +244,10 @@ class FaceDataset(Dataset):
                 self.bank.remember(crop)
                 if face and rng.random() < a.occlude:
                     crop, occ_mask = self.bank.apply(rng, crop, p)
+            # Dim, blurred background is what a false track locks onto (an audience behind a singer); faces
+            # get the same treatment now and then so the score learns structure, not brightness.
+            if rng.random() < (a.dim_blur if face == 0.0 else a.dim_blur / 10):
+                crop = self._dim_and_blur(crop)
             crop = self._photometric(crop)
         inside = (p[:, 0] >= 0) & (p[:, 0] <= S - 1) & (p[:, 1] >= 0) & (p[:, 1] <= S - 1)
         w = w * inside
@@ -254,6 +259,11 @@ class FaceDataset(Dataset):
                 "weights": torch.from_numpy(w.astype(np.float32)), "vis": torch.from_numpy(vis.astype(np.float32)),
                 "vis_mask": torch.from_numpy(vm.astype(np.float32)), "occ_mask": torch.from_numpy(occ_mask),
                 "face": torch.tensor(face, dtype=torch.float32)}
+
+    def _dim_and_blur(self, crop: np.ndarray) -> np.ndarray:
+        k = int(self.rng.choice([5, 7, 9, 11]))
+        gain = self.rng.uniform(0.15, 0.5)
+        return (cv2.GaussianBlur(crop, (k, k), 0).astype(np.float32) * gain).astype(np.uint8)
 
     def _photometric(self, crop: np.ndarray) -> np.ndarray:
         a, rng = self.aug, self.rng
