@@ -107,8 +107,13 @@ def evaluate(records: list[dict], root: Path, backend, box_mode: str, face_thres
     vm = visibility_metrics(vis_preds, vis_gt)
     sources = np.array([rec.get("source", "") for rec in records])
     per_source = {s: float(per[sources == s].mean()) for s in sorted(set(sources))}
+    per_source_vis = {}
+    if vm is not None:
+        for s in sorted(set(sources)):
+            idx = np.flatnonzero(sources == s)
+            per_source_vis[s] = visibility_metrics([vis_preds[i] for i in idx], [vis_gt[i] for i in idx])
     ms = float(np.median(times) * 1000) if times else float("nan")
-    return EvaluationResult(lm, vm, per_source), per, ms
+    return EvaluationResult(lm, vm, per_source, per_source_vis), per, ms
 
 
 def main(argv: list[str] | None = None) -> int:

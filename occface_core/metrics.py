@@ -126,6 +126,8 @@ class EvaluationResult:
     landmarks: LandmarkMetrics
     visibility: VisibilityMetrics | None
     per_source_nme68: dict[str, float] = field(default_factory=dict)
+    # visibility per source: label conventions differ (300W-LP marks only jaw self-occlusion)
+    per_source_visibility: dict[str, VisibilityMetrics | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
