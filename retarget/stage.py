@@ -4,6 +4,7 @@
     for result in results:              # after the smoother
         stage.process(result)
         result.extras["head_pose"]      # HeadPose or None
+        result.extras["pose_mirrored"]  # True with RetargetOptions.mirror: the pose is of the mirrored face
         result.extras["blendshapes"]    # {"eyeBlinkLeft": 0.02, ..., "tongueOut": 0.0}, ARKit order
     stage.calibrate_neutral()           # "neutral now": the next few face frames become the neutral
 
@@ -145,6 +146,7 @@ class RetargetStage:
             self._pose.reset()
             shapes = self._hold.update(None, set(), dt)
         result.extras["head_pose"] = pose
+        result.extras["pose_mirrored"] = self.options.mirror
         result.extras["blendshapes"] = shapes
         result.extras["calibrated"] = self.calibrated
         result.timings_ms["retarget"] = (time.perf_counter() - start) * 1000.0

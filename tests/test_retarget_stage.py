@@ -110,3 +110,23 @@ def test_vmc_head_turns_the_avatar_to_its_own_left(model, server):
         else:
             assert front[1] > 0.3 and abs(front[0]) < 0.05
     sender.close()
+
+
+def test_mirror_changes_the_streamed_pose_but_not_the_axes_drawn_on_the_image(model):
+    """--mirror streams the mirrored head; the overlay is drawn on the camera image, so it must not flip."""
+    from tracking.annotate import OverlayOptions, OverlayRenderer
+
+    only_axes = OverlayOptions(points=False, roi=False, status=False, blendshapes=False, head_axes=True)
+    images, yaws = [], []
+    for mirror in (False, True):
+        stage = RetargetStage(RetargetOptions(mirror=mirror))
+        result = face_result(project(model.points, yaw=25.0, pitch=-10.0, roll=8.0))
+        stage.process(result)
+        yaws.append(result.extras["head_pose"].euler_deg[1])
+        canvas = np.zeros((480, 640, 3), np.uint8)
+        OverlayRenderer().draw(canvas, result, options=only_axes)
+        images.append(canvas)
+    assert yaws[0] == pytest.approx(-yaws[1], abs=1.0) and abs(yaws[0]) > 20
+    assert images[0].any()
+    differing = np.abs(images[0].astype(int) - images[1].astype(int)).max(axis=2) > 0
+    assert differing.mean() < 0.0005     # the same arrows, up to anti-aliasing of a sub-pixel shift

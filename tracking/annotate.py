@@ -19,6 +19,7 @@ from .types import FaceResult
 
 YELLOW, BLUE, GREEN, ORANGE, WHITE, GREY = (0, 255, 255), (255, 120, 0), (80, 220, 80), (0, 160, 255), (255, 255, 255), (140, 140, 140)
 AXIS_COLOURS = ((0, 0, 255), (0, 255, 0), (255, 0, 0))  # x red, y green, z blue
+FLIP_X = np.diag([-1.0, 1.0, 1.0])
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,9 @@ def _draw_head_axes(img: np.ndarray, result: FaceResult) -> None:
     if pose is None or result.points is None:
         return
     rotation = quat_to_matrix(pose.quaternion)  # camera from head
+    if result.extras.get("pose_mirrored"):
+        # the pose is of the mirrored face (--mirror); the image drawn on is not mirrored
+        rotation = FLIP_X @ rotation @ FLIP_X
     origin = result.points[30]  # nose tip
     length = 0.5 * float(np.linalg.norm(result.points[45] - result.points[36]))
     for axis, colour in zip(np.eye(3), AXIS_COLOURS):
