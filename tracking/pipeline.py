@@ -101,6 +101,7 @@ class Pipeline:
         self.smoother = LandmarkKalmanSmoother(self.options.smoother)
         self.stages: list[Stage] = list(stages or [])
         self.sinks: list[Sink] = list(sinks or [])
+        self._sinks_closed = False
         # Per-stage timings of the most recent frames (bounded: a GUI session can run for hours).
         self._timings: dict[str, deque[float]] = {}
         self._recent = deque(maxlen=30)  # perf_counter of recent frames, for the FPS figure
@@ -199,6 +200,10 @@ class Pipeline:
         return {name: statistics.median(values) for name, values in self._timings.items() if values}
 
     def close_sinks(self) -> None:
+        """Close every sink once: run() closes them when it ends and Session.close() again on the way out."""
+        if self._sinks_closed:
+            return
+        self._sinks_closed = True
         for sink in self.sinks:
             try:
                 sink.close()
