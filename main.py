@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     parser.add_argument("--osc", action="append", default=[], metavar="TARGET",
                         help="stream over OSC: vmc://HOST:PORT, vrchat://HOST:PORT or raw://HOST:PORT "
-                             "(repeatable; options like ?rate=30, ?names=perfect_sync)")
+                             "(repeatable; options like ?rate=30, ?names=perfect_sync or ?names=vrm)")
     parser.add_argument("--no-smoothing", action="store_true", help="send the model's raw landmarks")
     parser.add_argument("--no-retarget", action="store_true", help="skip head pose and blendshapes")
     parser.add_argument("--mirror", action="store_true",

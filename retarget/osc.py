@@ -2,7 +2,7 @@
 
 Schemes (see docs/STREAMING.md for receiving programs):
 
-- ``vmc://HOST[:PORT][?rate=HZ&names=arkit|perfect_sync]`` -- VMC protocol bundles (retarget.osc_vmc);
+- ``vmc://HOST[:PORT][?rate=HZ&names=arkit|perfect_sync|vrm]`` -- VMC protocol bundles (retarget.osc_vmc);
   default port 39539 (a VMC renderer/marionette), use 39540 to drive a performer such as VSeeFace.
 - ``vrchat://HOST[:PORT][?rate=HZ&map=names.json]`` -- ``/avatar/parameters/<Name>`` floats
   (retarget.osc_vrchat); default port 9000.

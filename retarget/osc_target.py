@@ -18,6 +18,7 @@ from .arkit import ARKIT_NAMES
 SCHEMES = ("vmc", "vrchat", "raw")
 
 DEFAULT_PORTS = MappingProxyType({"vmc": 39539, "vrchat": 9000, "raw": 9100})
+VMC_NAME_SETS = ("arkit", "perfect_sync", "vrm")  # what vmc://…?names= may ask for
 """39539: VMC renderer (marionette) port; 9000: VRChat's OSC input; 9100: this project's raw stream."""
 
 DEFAULT_RATES_HZ = MappingProxyType({"vmc": 60.0, "vrchat": 30.0, "raw": 60.0})
@@ -45,7 +46,7 @@ class OscTarget:
     port: int
     rate_hz: float
     address: str
-    perfect_sync: bool = False          # vmc: PascalCase clip names instead of ARKit camelCase
+    names: str = "arkit"                # vmc: arkit | perfect_sync (PascalCase clips) | vrm (VRM 0.x presets)
     name_map: dict[str, str] | None = field(default=None, compare=False)  # vrchat: ARKit -> parameter
     map_path: Path | None = None
 
@@ -80,18 +81,15 @@ def parse_osc_target(spec: str) -> OscTarget:
 
     options = _parse_query(spec, scheme, parts.query)
     rate = _parse_rate(spec, options.get("rate"), DEFAULT_RATES_HZ[scheme])
-    perfect_sync = False
-    if "names" in options:
-        names = options["names"].lower().replace("-", "_")
-        if names not in ("arkit", "perfect_sync"):
-            raise OscTargetError(f"bad OSC target {spec!r}: names must be 'arkit' or 'perfect_sync'")
-        perfect_sync = names == "perfect_sync"
+    names = options.get("names", "arkit").lower().replace("-", "_")
+    if names not in VMC_NAME_SETS:
+        raise OscTargetError(f"bad OSC target {spec!r}: names must be one of {', '.join(VMC_NAME_SETS)}")
     map_path = Path(options["map"]).expanduser() if "map" in options else None
     name_map = load_vrchat_name_map(map_path) if map_path is not None else None
 
     address = _resolve(spec, host, port)
     return OscTarget(scheme=scheme, host=host, port=port, rate_hz=rate, address=address,
-                     perfect_sync=perfect_sync, name_map=name_map, map_path=map_path)
+                     names=names, name_map=name_map, map_path=map_path)
 
 
 def default_vrchat_name_map() -> dict[str, str]:

@@ -4,7 +4,8 @@ Bundle contents, in this order:
 
 - ``/VMC/Ext/Blend/Val`` (s name, f value) for each of the 52 shapes, ARKit camelCase names
   (``eyeBlinkLeft``) or, with ``?names=perfect_sync``, the PascalCase perfect-sync clip names
-  (``EyeBlinkLeft``) that VRoid/VSeeFace perfect-sync avatars use;
+  (``EyeBlinkLeft``) that VRoid/VSeeFace perfect-sync avatars use; with ``?names=vrm``, instead, the 16
+  VRM 0.x preset expressions (Blink, A, Joy, LookUp, ...) derived from them (retarget.vrm_expressions);
 - ``/VMC/Ext/Blend/Apply`` (no arguments) so the receiver applies them together;
 - ``/VMC/Ext/Bone/Pos`` (s "Head", f px, py, pz, f qx, qy, qz, qw): head rotation and translation
   relative to the calibrated neutral pose, in Unity axes (left-handed: x to the avatar's right, y up,
@@ -31,6 +32,7 @@ from .head_pose import HeadPose
 from .osc_base import OscSender, Packet
 from .osc_encode import Datagram, FloatMessageTemplate, encode_bundle, encode_message
 from .osc_target import OscTarget
+from .vrm_expressions import VRM_NAMES, vrm_expressions
 
 CALIBRATED = 3
 CALIBRATING = 2
@@ -54,15 +56,18 @@ class VmcSender(OscSender):
 
     def __init__(self, target: OscTarget, **kwargs):
         super().__init__(target, **kwargs)
-        names = PERFECT_SYNC_NAMES if target.perfect_sync else ARKIT_NAMES
+        self._vrm = target.names == "vrm"
+        keys = VRM_NAMES if self._vrm else ARKIT_NAMES
+        sent = {"arkit": ARKIT_NAMES, "perfect_sync": PERFECT_SYNC_NAMES, "vrm": VRM_NAMES}[target.names]
         # Address, type tags and names never change: encode them once (see osc_encode).
-        self._blend = [(arkit, FloatMessageTemplate("/VMC/Ext/Blend/Val", name))
-                       for arkit, name in zip(ARKIT_NAMES, names)]
+        self._blend = [(key, FloatMessageTemplate("/VMC/Ext/Blend/Val", name)) for key, name in zip(keys, sent)]
 
     def _build(self, result: FaceResult) -> Sequence[Packet]:
         shapes = result.extras.get("blendshapes") or {}
+        if self._vrm:
+            shapes = vrm_expressions(shapes)
         pose: HeadPose | None = result.extras.get("head_pose")
-        messages = [template.encode(float(shapes.get(arkit, 0.0))) for arkit, template in self._blend]
+        messages = [template.encode(float(shapes.get(key, 0.0))) for key, template in self._blend]
         messages.append(_APPLY)
         if pose is not None:
             pos = camera_to_unity_position(pose.translation_from_neutral)

@@ -16,6 +16,7 @@ from retarget.head_pose import HeadPose, euler_to_matrix, matrix_to_quat
 from retarget.osc import KEEPALIVE_S, OscTargetError, create_sender, parse_osc_target
 from retarget.osc_receiver import RecordingReceiver, messages_of
 from tracking.types import FaceResult
+from retarget.vrm_expressions import VRM_NAMES
 
 
 @pytest.fixture
@@ -60,9 +61,10 @@ def make_pose(pitch=10.0, yaw=-20.0, roll=5.0) -> HeadPose:
 
 def test_parse_targets_defaults_and_options(tmp_path):
     t = parse_osc_target("vmc://127.0.0.1")
-    assert (t.scheme, t.host, t.port, t.perfect_sync) == ("vmc", "127.0.0.1", 39539, False)
+    assert (t.scheme, t.host, t.port, t.names) == ("vmc", "127.0.0.1", 39539, "arkit")
     t = parse_osc_target("vmc://localhost:39540?rate=30&names=perfect_sync")
-    assert (t.port, t.rate_hz, t.perfect_sync, t.address) == (39540, 30.0, True, "127.0.0.1")
+    assert (t.port, t.rate_hz, t.names, t.address) == (39540, 30.0, "perfect_sync", "127.0.0.1")
+    assert parse_osc_target("vmc://127.0.0.1?names=VRM").names == "vrm"
     assert parse_osc_target("vrchat://127.0.0.1").port == 9000
     assert parse_osc_target("raw://127.0.0.1").port == 9100
     names = tmp_path / "names.json"
@@ -154,6 +156,21 @@ def test_vmc_perfect_sync_names(server):
     sender.close()
     assert [m.params[0] for m in msgs[:52]] == list(PERFECT_SYNC_NAMES)
     assert PERFECT_SYNC_NAMES[0] == "EyeBlinkLeft" and PERFECT_SYNC_NAMES[-1] == "TongueOut"
+
+
+def test_vmc_vrm_names_send_the_preset_expressions(server):
+    shapes = {n: 0.0 for n in ARKIT_NAMES}
+    shapes.update(eyeBlinkLeft=1.0, eyeBlinkRight=0.3, jawOpen=0.9)
+    sender = create_sender(f"vmc://127.0.0.1:{server.port}?names=vrm")
+    sender.send(make_result(shapes=shapes, pose=make_pose()))
+    msgs = messages_of(server.wait_for(1)[0])
+    sender.close()
+    blend = [m for m in msgs if m.address == "/VMC/Ext/Blend/Val"]
+    assert [m.params[0] for m in blend] == list(VRM_NAMES)
+    sent = {m.params[0]: m.params[1] for m in blend}
+    assert sent["Blink"] == pytest.approx(0.3) and sent["Blink_L"] == pytest.approx(0.7) and sent["Blink_R"] == 0
+    assert sent["A"] > 0.8 and max(sent[v] for v in "IUEO") < 0.05
+    assert msgs[len(blend)].address == "/VMC/Ext/Blend/Apply"
 
 
 def test_vmc_no_face_sends_status_zero_and_does_not_spam_stale_frames(server):
