@@ -18,7 +18,7 @@ Examples:
   # fine-tune those weights for longer with a fresh learning-rate schedule (how the shipped model was made)
   python -m occface_core.train --data ../shared/data/faces/annotations.jsonl \\
       --teacher runs/teacher_mesh.npz --occluders ../shared/data/occluders --out runs/occface_ft \\
-      --init runs/occface/occface.pt --warmup-epochs 0 --lr 1e-3 --epochs 30 --max-minutes 100
+      --init runs/occface/occface.pt --warmup-epochs 0 --lr 1e-3 --epochs 30 --max-minutes 110
   # one-minute smoke run to measure throughput
   python -m occface_core.train --data ../shared/data/faces/annotations.jsonl --out runs/smoke \\
       --epochs 1 --max-minutes 1 --limit 2000

@@ -18,8 +18,8 @@ from .arkit import ARKIT_NAMES
 SCHEMES = ("vmc", "vrchat", "raw")
 
 DEFAULT_PORTS = MappingProxyType({"vmc": 39539, "vrchat": 9000, "raw": 9100})
-VMC_NAME_SETS = ("arkit", "perfect_sync", "vrm")  # what vmc://…?names= may ask for
 """39539: VMC renderer (marionette) port; 9000: VRChat's OSC input; 9100: this project's raw stream."""
+VMC_NAME_SETS = ("arkit", "perfect_sync", "vrm")  # what vmc://…?names= may ask for
 
 DEFAULT_RATES_HZ = MappingProxyType({"vmc": 60.0, "vrchat": 30.0, "raw": 60.0})
 MAX_RATE_HZ = 1000.0
