@@ -214,13 +214,17 @@ class HeadPoseReadout(QWidget):
 PROTOCOLS = (("VMC", "vmc"), ("VRChat", "vrchat"), ("Raw points", "raw"))
 DEFAULT_PORTS = {"vmc": 39539, "vrchat": 9000, "raw": 9100}
 DEFAULT_RATES = {"vmc": 60.0, "vrchat": 30.0, "raw": 60.0}
+# VMC blendshape names: what the avatar's clips are called (retarget.osc_vmc)
+VMC_NAMES = (("ARKit (52 shapes)", "arkit"), ("Perfect sync (52 clips)", "perfect_sync"),
+             ("VRM presets (Blink, A…O, Joy…)", "vrm"))
 
 
-def make_spec(scheme: str, host: str, port: int, rate: float) -> str:
+def make_spec(scheme: str, host: str, port: int, rate: float, names: str = "arkit") -> str:
     host = host.strip()
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"{scheme}://{host}:{int(port)}?rate={rate:g}"
+    spec = f"{scheme}://{host}:{int(port)}?rate={rate:g}"
+    return spec + (f"&names={names}" if scheme == "vmc" and names != "arkit" else "")
 
 
 def _needs_lookup(spec: str) -> bool:
@@ -288,8 +292,12 @@ class OscTargetsPanel(QWidget):
         self.rate.setDecimals(0)
         self.rate.setSuffix(" Hz")
         self.rate.setValue(DEFAULT_RATES["vmc"])
+        self.names = QComboBox()
+        for title, names in VMC_NAMES:
+            self.names.addItem(title, names)
         self.protocol.currentIndexChanged.connect(self._protocol_changed)
         form.addRow("Protocol", self.protocol)
+        form.addRow("Names", self.names)
         host_row = QHBoxLayout()
         host_row.addWidget(self.host, 3)
         host_row.addWidget(QLabel("Port"))
@@ -331,6 +339,7 @@ class OscTargetsPanel(QWidget):
         scheme = self.protocol.currentData()
         self.port.setValue(DEFAULT_PORTS[scheme])
         self.rate.setValue(DEFAULT_RATES[scheme])
+        self.names.setEnabled(scheme == "vmc")
 
     def specs(self) -> list[str]:
         return [row.spec for row in self._rows]
@@ -390,7 +399,8 @@ class OscTargetsPanel(QWidget):
         if not host:
             self._show_error("enter a host, e.g. 127.0.0.1")
             return
-        self.add_spec(make_spec(self.protocol.currentData(), host, self.port.value(), self.rate.value()))
+        self.add_spec(make_spec(self.protocol.currentData(), host, self.port.value(), self.rate.value(),
+                                self.names.currentData()))
 
     def _remove_clicked(self) -> None:
         rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)

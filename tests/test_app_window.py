@@ -318,6 +318,21 @@ def test_osc_targets_are_added_and_removed_with_a_live_indicator(qapp, make_wind
         receiver.close()
 
 
+def test_vmc_targets_can_send_perfect_sync_or_vrm_names(qapp):
+    from app.widgets import OscTargetsPanel
+    panel = OscTargetsPanel()
+    panel.protocol.setCurrentIndex(panel.protocol.findData("vmc"))
+    panel.port.setValue(39540)
+    panel.names.setCurrentIndex(panel.names.findData("vrm"))
+    panel.add_button.click()
+    panel.names.setCurrentIndex(panel.names.findData("arkit"))
+    panel.port.setValue(39539)
+    panel.add_button.click()
+    assert panel.specs() == ["vmc://127.0.0.1:39540?rate=60&names=vrm", "vmc://127.0.0.1:39539?rate=60"]
+    panel.protocol.setCurrentIndex(panel.protocol.findData("vrchat"))
+    assert not panel.names.isEnabled()   # only VMC has blendshape name sets
+
+
 def test_calibrate_neutral_button(qapp, make_window, tmp_path):
     window = make_window()
     wait_until(qapp, lambda: window.view.frames_shown >= 3 and window.calibrate_button.isEnabled(),
