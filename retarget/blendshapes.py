@@ -37,8 +37,10 @@ What is measured (i = landmark index of DESIGN.md's 100-point layout; "up" is -y
 | cheekSquint L/R | derived, not seen: the smaller of eyeSquint and mouthSmile on that side | - |
 | cheekPuff | jaw contour width at 2-4 / 12-14 growing with lips closed; only near-frontal (approximate) | 6 % wider |
 
-Every shape except eyeBlink, jawOpen and mouthClose then passes a 10 % dead zone, v -> (v - 0.1) / 0.9,
-because a pixel of landmark noise reads as 5-15 % on the subtler shapes.
+Every shape except eyeBlink, jawOpen and mouthClose then passes a dead zone z, v -> (v - z) / (1 - z),
+because a pixel of landmark noise reads as 5-15 % on the subtler shapes. z is 10 % unless the neutral
+calibration measured this user's (and this model's and camera's) noise: then it is each shape's 90th
+percentile over the calibration frames, between 10 % and 50 % (see `noise_dead_zones`).
 
 Not measurable from these landmarks and always 0: jawForward (needs depth), mouthDimpleLeft/Right
 (dimples are not landmarks), tongueOut (no tongue landmark).
@@ -47,6 +49,7 @@ from __future__ import annotations
 
 import math
 from types import MappingProxyType
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -56,6 +59,8 @@ from .pose import PoseFit
 
 UNMEASURED = ("jawForward", "mouthDimpleLeft", "mouthDimpleRight", "tongueOut")
 DEAD_ZONE = 0.1
+MAX_DEAD_ZONE = 0.5       # a noisier shape than this is better shown noisy than not at all
+NOISE_PERCENTILE = 90.0   # of a shape's raw values over the neutral frames (a blink or a word may be among them)
 NO_DEAD_ZONE = ("eyeBlinkLeft", "eyeBlinkRight", "jawOpen", "mouthClose")  # these have their own thresholds
 
 # Per eye: corners (outer, inner), upper/lower lid pairs, lower lid points, pupil. Subject's own sides.
@@ -101,7 +106,9 @@ class BlendshapeMeasure:
     ~0.2 ms as Python arithmetic.
     """
 
-    def __call__(self, q: np.ndarray, neutral: np.ndarray, yaw_deg: float = 0.0) -> dict[str, float]:
+    def __call__(self, q: np.ndarray, neutral: np.ndarray, yaw_deg: float = 0.0,
+                 dead_zones: Mapping[str, float] | None = None, raw: bool = False) -> dict[str, float]:
+        """`dead_zones`: per-shape cut (DEAD_ZONE where absent); `raw`: no cut at all (to measure noise)."""
         qx, qy = np.asarray(q, dtype=np.float64)[:, 0].tolist(), np.asarray(q, dtype=np.float64)[:, 1].tolist()
         nx, ny = np.asarray(neutral, dtype=np.float64)[:, 0].tolist(), np.asarray(neutral, dtype=np.float64)[:, 1].tolist()
         d = math.hypot(nx[36] - nx[45], ny[36] - ny[45]) or 1.0
@@ -216,8 +223,32 @@ class BlendshapeMeasure:
             out["cheekPuff"] = _clip(widen / 0.06) * closed
         for name in UNMEASURED:
             out[name] = 0.0
+        if raw:
+            return out
         # Landmark noise of a pixel or so reads as 5-15 % on the subtler shapes: cut that floor off.
         for name, value in out.items():
             if name not in NO_DEAD_ZONE:
-                out[name] = _clip((value - DEAD_ZONE) / (1.0 - DEAD_ZONE))
+                zone = DEAD_ZONE if dead_zones is None else dead_zones.get(name, DEAD_ZONE)
+                out[name] = _clip((value - zone) / (1.0 - zone))
         return out
+
+
+def noise_dead_zones(frames: Sequence[np.ndarray], neutral: np.ndarray,
+                     measure: BlendshapeMeasure | None = None) -> dict[str, float]:
+    """Per-shape dead zones from how much each shape reads on frames of a face held neutral.
+
+    The raw value of a shape on a still, relaxed face is landmark noise; its NOISE_PERCENTILE over the
+    calibration frames is where real movement starts to stand out. A noisy model or a dark camera then
+    gets wider dead zones instead of a twitching avatar; a clean one keeps the default 10 %.
+    """
+    measure = measure or BlendshapeMeasure()
+    values = [measure(q, neutral, raw=True) for q in frames]
+    if not values:
+        return {}
+    zones = {}
+    for name in values[0]:
+        if name in NO_DEAD_ZONE or name in UNMEASURED:
+            continue
+        floor = float(np.percentile([v[name] for v in values], NOISE_PERCENTILE))
+        zones[name] = float(min(max(floor, DEAD_ZONE), MAX_DEAD_ZONE))
+    return zones

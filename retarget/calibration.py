@@ -11,7 +11,11 @@ File format (JSON, one per user, e.g. ``~/.config/occface/neutral-<user>.json``)
 
     {"format": "occface-neutral", "version": 1, "num_points": 100,
      "points_head_cm": [[x, y, z], ... 100 rows], "rotation": [qx, qy, qz, qw],
-     "translation_m": [x, y, z], "frames": 45, "created": "2026-11-27T10:00:00+00:00"}
+     "translation_m": [x, y, z], "frames": 45, "created": "2026-11-27T10:00:00+00:00",
+     "dead_zones": {"jawLeft": 0.23, ...}}
+
+`dead_zones` (optional) are the per-shape noise floors measured over the calibration frames
+(retarget.blendshapes.noise_dead_zones); a file without them uses the default dead zone.
 """
 from __future__ import annotations
 
@@ -19,14 +23,16 @@ import json
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Mapping
 
 import numpy as np
 
 from occface_core.layout import NUM_POINTS
 
+from .arkit import ARKIT_NAMES
 from .head_pose import Quat, Vec3, matrix_to_quat, quat_to_matrix
 
 log = logging.getLogger(__name__)
@@ -46,13 +52,15 @@ class NeutralFace:
     translation_m: Vec3          # camera -> head origin at neutral, metres
     frames: int = 0
     created: str = ""
+    dead_zones: Mapping[str, float] = field(default_factory=dict)  # per blendshape; absent: the default
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "num_points": NUM_POINTS,
                 "points_head_cm": np.round(self.points, 5).tolist(),
                 "rotation": [float(v) for v in self.rotation],
                 "translation_m": [float(v) for v in self.translation_m],
-                "frames": int(self.frames), "created": self.created}
+                "frames": int(self.frames), "created": self.created,
+                "dead_zones": {k: round(float(v), 4) for k, v in self.dead_zones.items()}}
 
     def save(self, path: Path) -> None:
         path = Path(path)
@@ -87,10 +95,22 @@ class NeutralFace:
         norm = math.sqrt(sum(v * v for v in rotation))
         if not 0.9 < norm < 1.1:
             raise CalibrationError(f"{path}: rotation is not a unit quaternion")
+        dead_zones = _read_dead_zones(path, data.get("dead_zones", {}))
         points.setflags(write=False)
         return NeutralFace(points=points, rotation=tuple(v / norm for v in rotation),  # type: ignore[arg-type]
                            translation_m=translation, frames=int(data.get("frames", 0)),  # type: ignore[arg-type]
-                           created=str(data.get("created", "")))
+                           created=str(data.get("created", "")), dead_zones=dead_zones)
+
+
+def _read_dead_zones(path: Path, zones) -> dict[str, float]:
+    if not isinstance(zones, dict):
+        raise CalibrationError(f"{path}: dead_zones must be an object of blendshape name -> number")
+    out = {}
+    for name, value in zones.items():
+        if name not in ARKIT_NAMES or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+            raise CalibrationError(f"{path}: dead_zones[{name!r}] must be an ARKit shape with a value in [0, 1)")
+        out[name] = float(value)
+    return out
 
 
 def default_calibration_path(user: str = "default") -> Path:
@@ -129,9 +149,11 @@ class NeutralCollector:
     def median_points(self) -> np.ndarray:
         return np.median(np.stack(self._points), axis=0)
 
-    def result(self) -> NeutralFace:
+    def result(self, noise: Callable[[list[np.ndarray], np.ndarray], dict[str, float]] | None = None) -> NeutralFace:
+        """The neutral face; `noise(frames, neutral_points)`, when given, sets its per-shape dead zones."""
         points = self.median_points()
         points.setflags(write=False)
+        dead_zones = noise(self._points, points) if noise is not None else {}
         # Mean rotation: average the matrices, then project back onto a rotation (SVD).
         u, _, vt = np.linalg.svd(np.mean(np.stack(self._rotations), axis=0))
         rot = u @ vt
@@ -141,7 +163,8 @@ class NeutralCollector:
         translation = np.median(np.stack(self._translations), axis=0)
         return NeutralFace(points=points, rotation=matrix_to_quat(rot),
                            translation_m=tuple(float(v) for v in translation),  # type: ignore[arg-type]
-                           frames=self.frames, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                           frames=self.frames, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                           dead_zones=dead_zones)
 
 
 def neutral_rotation_matrix(neutral: NeutralFace) -> np.ndarray:

@@ -29,7 +29,7 @@ from occface_core.layout import MIRROR, NUM_POINTS
 from tracking.types import FaceResult
 
 from .arkit import ARKIT_NAMES, mirror_name
-from .blendshapes import BlendshapeMeasure, head_frame_points
+from .blendshapes import BlendshapeMeasure, head_frame_points, noise_dead_zones
 from .calibration import CalibrationError, NeutralCollector, NeutralFace
 from .expression_hold import ExpressionHold, HoldOptions
 from .face_model import FaceModel, load_face_model
@@ -65,7 +65,7 @@ class RetargetOptions:
     mirror: bool = False
     auto_calibrate_seconds: float = 3.0
     calibration_path: Path | None = None
-    neutral_now_frames: int = 5
+    neutral_now_frames: int = 20   # about 2/3 s: enough frames for a steady median and a noise estimate
     hfov_deg: float = 60.0
     eye_follow_yaw_deg: float = 35.0
     auto_calibrate_max_angle_deg: float = 25.0
@@ -179,7 +179,9 @@ class RetargetStage:
             neutral_points = self._provisional
         else:
             neutral_points = self.model.points
-        measured = self._hold_gaze_while_closed(self._measure(head_points, neutral_points, yaw_deg=yaw))
+        dead_zones = self._neutral.dead_zones if self._neutral is not None else None
+        measured = self._hold_gaze_while_closed(self._measure(head_points, neutral_points, yaw_deg=yaw,
+                                                              dead_zones=dead_zones))
         occluded = self._hold.occluded_regions(self._hold.region_visibility(vis))
         measured, occluded = self._eyes_follow(measured, occluded, yaw)
         shapes = self._hold.update(measured, occluded, dt)
@@ -225,7 +227,7 @@ class RetargetStage:
         if manual is not None:
             manual.add(head_points, rotation, translation_m, dt)
             if manual.ready():
-                self._set_neutral(manual.result())
+                self._set_neutral(manual.result(self._noise_floor))
                 if self._manual is manual:
                     self._manual = None
                 log.info("neutral face calibrated (neutral now)")
@@ -235,8 +237,11 @@ class RetargetStage:
                 if self._auto.frames % 5 == 1:  # a median per 5 frames is plenty for a stand-in
                     self._provisional = self._auto.median_points()
                 if self._auto.ready():
-                    self._set_neutral(self._auto.result())
+                    self._set_neutral(self._auto.result(self._noise_floor))
                     log.info("neutral face calibrated automatically from %d frames", self._neutral.frames)
+
+    def _noise_floor(self, frames: list[np.ndarray], neutral_points: np.ndarray) -> dict[str, float]:
+        return noise_dead_zones(frames, neutral_points, self._measure)
 
     def _auto_eligible(self, pitch: float, yaw: float, occluded: set[str]) -> bool:
         """Only near-frontal, unoccluded frames make a neutral face."""

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from retarget.blendshapes import NO_DEAD_ZONE
 from retarget.calibration import CalibrationError, NeutralFace, default_calibration_path
 from retarget.face_model import load_face_model
 from retarget.head_pose import matrix_to_euler, quat_to_matrix
@@ -65,7 +66,7 @@ def test_save_and_reload_per_user(model, tmp_path, monkeypatch):
     with pytest.raises(CalibrationError):
         stage.save_calibration(path)  # nothing calibrated yet
     stage.calibrate_neutral()
-    run(stage, close_eyes(model.points, 0.4), angles=(0, 10, 0), frames=5)
+    run(stage, close_eyes(model.points, 0.4), angles=(0, 10, 0), frames=stage.options.neutral_now_frames)
     stage.save_calibration(path)
     data = json.loads(path.read_text())
     assert data["format"] == "occface-neutral" and len(data["points_head_cm"]) == 100
@@ -112,3 +113,65 @@ def test_first_seconds_use_the_users_own_face_not_the_mean_head(model):
     later = run(stage, hooded, start=1, frames=20).extras["blendshapes"]
     assert later["eyeBlinkLeft"] < 0.05 and not stage.calibrated
     assert run(stage, close_eyes(model.points), start=30).extras["blendshapes"]["eyeBlinkLeft"] > 0.9
+
+
+def _noisy_frames(points3d, n, sigma_px, seed=0):
+    rng = np.random.default_rng(seed)
+    return [project(points3d) + rng.normal(0, sigma_px, (100, 2)) for _ in range(n)]
+
+
+def _false_expression(stage, frames, start):
+    """Mean shape value on a still, neutral face (everything there is noise), blinks and jawOpen aside."""
+    values = []
+    for k, pts in enumerate(frames):
+        result = face_result(pts, frame_index=start + k)
+        stage.process(result)
+        values += [v for name, v in result.extras["blendshapes"].items() if name not in NO_DEAD_ZONE]
+    return float(np.mean(values))
+
+
+def test_calibration_measures_the_noise_and_widens_the_dead_zones(model, tmp_path):
+    """A noisy landmark model on a still face: the calibrated dead zones keep the avatar still, and a
+    real smile still comes through."""
+    path = tmp_path / "noisy.json"
+    adaptive = RetargetStage(RetargetOptions(auto_calibrate_seconds=0, calibration_path=path), model=model)
+    fixed = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
+    adaptive.calibrate_neutral()
+    for k, pts in enumerate(_noisy_frames(model.points, adaptive.options.neutral_now_frames, 0.8)):
+        adaptive.process(face_result(pts, frame_index=k))
+    zones = adaptive.neutral.dead_zones
+    assert zones and all(0.1 <= z <= 0.5 for z in zones.values())
+    assert max(zones.values()) > 0.2 and "eyeBlinkLeft" not in zones and "jawOpen" not in zones
+    # the same neutral without the measured noise, for comparison
+    fixed._set_neutral(NeutralFace(adaptive.neutral.points, adaptive.neutral.rotation,
+                                   adaptive.neutral.translation_m), save=False)
+    still = _noisy_frames(model.points, 60, 0.8, seed=1)
+    assert _false_expression(adaptive, still, 100) < 0.7 * _false_expression(fixed, still, 100)
+
+    smile = np.array(model.points)
+    d = model.interocular_cm
+    smile[[48, 60], :2] += np.array([-0.03, -0.05]) * d
+    smile[[54, 64], :2] += np.array([0.03, -0.05]) * d
+    result = face_result(project(smile), frame_index=300)
+    adaptive.process(result)
+    assert result.extras["blendshapes"]["mouthSmileLeft"] > 0.5
+
+    # the measured dead zones are part of the user's saved calibration
+    reloaded = NeutralFace.load(path)
+    assert reloaded.dead_zones == pytest.approx(zones, abs=1e-4)
+
+
+def test_calibration_files_without_or_with_bad_dead_zones(model, tmp_path):
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
+    stage.calibrate_neutral()
+    run(stage, model.points, frames=stage.options.neutral_now_frames)
+    data = stage.neutral.to_json()
+    del data["dead_zones"]            # written before dead zones existed
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    assert NeutralFace.load(old).dead_zones == {}
+    for bad in ({"jawLeft": 1.5}, {"notAShape": 0.2}, [0.2]):
+        data["dead_zones"] = bad
+        old.write_text(json.dumps(data))
+        with pytest.raises(CalibrationError, match="dead_zones"):
+            NeutralFace.load(old)
