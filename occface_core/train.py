@@ -255,6 +255,8 @@ def train(args: argparse.Namespace) -> int:
     last_ck = time.time()
     epoch = start_epoch
     for epoch in range(start_epoch, cfg.epochs):
+        if time.time() - t0 > budget:  # the budget ran out with the last epoch: no near-empty epoch after it
+            break
         with_vis = epoch >= cfg.warmup_epochs
         train_ds.set_epoch(epoch)
         g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
@@ -314,7 +316,7 @@ def train(args: argparse.Namespace) -> int:
         last_ck = time.time()
         if stop:
             break
-    log.info("done: %d epochs, %.1f min; weights -> %s", epoch + 1, elapsed / 60, out / "occface.pt")
+    log.info("done: %d epochs, %.1f min; weights -> %s", len(history), elapsed / 60, out / "occface.pt")
     return 0
 
 
