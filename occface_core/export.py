@@ -21,8 +21,7 @@ import numpy as np
 def export_onnx(weights: Path, out: Path, opset: int = 17, check: bool = True) -> dict:
     import torch
 
-    from .model import ExportWrapper, count_flops, count_parameters
-    from .train import load_model
+    from .model import ExportWrapper, count_flops, count_parameters, load_model
 
     net = load_model(weights)
     wrapper = ExportWrapper(net).eval()

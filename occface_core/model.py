@@ -1,12 +1,17 @@
-"""The OccFace network (DESIGN.md, "OccFace model"), sized for a laptop CPU.
+"""OccFace v2: the OccFace heads (DESIGN.md, "OccFace model") on MediaPipe's pretrained face-mesh body.
 
-stem -> K stacked hourglass stages, each with a heatmap head (Eq. 7 supervises all of them)
-     -> point map and edge map (Eq. 2) from the last stage, which reweight its heatmaps
-     -> soft-argmax decoding (Eq. 3, in `codec`)
+encoder (face-mesh body, `encoder.FaceMeshEncoder`, features at strides 4, 8, 16 and 32)
+     -> top-down fusion to stride 4 (lateral 1x1 + upsampled coarser map, one BlazeBlock per level)
+     -> heatmap head for all 100 points, and the point map and edge map (Eq. 2) that reweight them
+     -> soft-argmax decoding (Eq. 3, in `codec`): sub-pixel and smooth in its input, which keeps the
+        raw points still on a still face
      -> visibility head (Eq. 4-5): attention pooling of a 1x1 projection of [features, point map,
         edge map] per landmark, a local (per-landmark) branch and a cross-landmark context branch
         fused by a per-landmark gate alpha initialised near 0
-     -> face score head (ATPN tracking branch) on the pooled shared features.
+     -> face score head (ATPN tracking branch) on the pooled deepest features.
+
+The network takes the app's crop convention, BGR scaled to [-1, 1], and converts it to the encoder's
+RGB in [0, 1] itself, so the exported ONNX file and the backend stay unchanged.
 """
 from __future__ import annotations
 
@@ -18,15 +23,14 @@ from torch import nn
 
 from . import codec
 from .codec import CodecConfig
+from .encoder import BlazeBlock, FaceMeshEncoder
 from .layout import NUM_POINTS
 
 
 @dataclass
 class ModelConfig:
     num_points: int = NUM_POINTS
-    channels: int = 48
-    stages: int = 2
-    depth: int = 3
+    channels: int = 64           # width of the fused stride-4 features
     vis_channels: int = 32       # C' of Eq. 4
     vis_hidden: int = 8          # hidden width of the per-landmark local branch
     ctx_channels: int = 4        # per-landmark width fed to the context branch
@@ -43,39 +47,7 @@ class ModelConfig:
         return ModelConfig(**d, codec=CodecConfig(**c))
 
 
-class Residual(nn.Module):
-    """Bottleneck residual block (1x1 -> 3x3 -> 1x1) with BN + ReLU."""
-
-    def __init__(self, cin: int, cout: int):
-        super().__init__()
-        mid = cout // 2
-        self.body = nn.Sequential(
-            nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-            nn.Conv2d(mid, mid, 3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-            nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout))
-        self.skip = nn.Identity() if cin == cout else nn.Sequential(
-            nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        return F.relu(self.body(x) + self.skip(x))
-
-
-class Hourglass(nn.Module):
-    def __init__(self, depth: int, c: int):
-        super().__init__()
-        self.up = Residual(c, c)
-        self.low1 = Residual(c, c)
-        self.low2 = Hourglass(depth - 1, c) if depth > 1 else Residual(c, c)
-        self.low3 = Residual(c, c)
-
-    def forward(self, x):
-        up = self.up(x)
-        low = self.low3(self.low2(self.low1(F.max_pool2d(x, 2))))
-        return up + F.interpolate(low, scale_factor=2.0, mode="nearest")
-
-
-def conv_bn(cin: int, cout: int, k: int = 3, s: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+ENCODER_CHANNELS = {"s4": 32, "s8": 64, "s16": 128, "s32": 128}
 
 
 class VisibilityHead(nn.Module):
@@ -104,22 +76,37 @@ class VisibilityHead(nn.Module):
         return local + self.alpha * ctx                                # logits
 
 
+class TopDownFusion(nn.Module):
+    """Feature-pyramid style fusion of the encoder's maps down to stride 4 (the heatmap resolution)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.lateral = nn.ModuleDict({k: nn.Conv2d(c, channels, 1) for k, c in ENCODER_CHANNELS.items()})
+        self.smooth = nn.ModuleDict({k: BlazeBlock(channels, channels) for k in ("s16", "s8", "s4")})
+        self.refine = BlazeBlock(channels, channels)
+
+    def forward(self, feats) -> torch.Tensor:
+        x = self.lateral["s32"](feats.s32)
+        for level in ("s16", "s8", "s4"):
+            fine = getattr(feats, level)
+            x = F.interpolate(x, size=fine.shape[-2:], mode="bilinear", align_corners=False)
+            x = self.smooth[level](x + self.lateral[level](fine))
+        return self.refine(x)
+
+
 class OccFaceNet(nn.Module):
-    """Returns a dict: heatmaps (list per stage, last one reweighted), point_map, edge_map,
-    coords (B, P, 2) in heatmap cells, vis_logits (B, P), face_logit (B,)."""
+    """Returns a dict: heatmaps (a list of one, reweighted), point_map, edge_map, coords (B, P, 2) in
+    heatmap cells, vis_logits (B, P), face_logit (B,)."""
 
     def __init__(self, cfg: ModelConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg or ModelConfig()
         C, P = cfg.channels, cfg.num_points
-        down = cfg.codec.input_size // cfg.codec.heatmap_size
-        assert down == 4, "the stem reduces the input by 4"
-        self.stem = nn.Sequential(conv_bn(3, C // 2, 3, 2), Residual(C // 2, C // 2), nn.MaxPool2d(2), Residual(C // 2, C))
-        self.hgs = nn.ModuleList([Hourglass(cfg.depth, C) for _ in range(cfg.stages)])
-        self.feat = nn.ModuleList([nn.Sequential(Residual(C, C), conv_bn(C, C, 1)) for _ in range(cfg.stages)])
-        self.hm_heads = nn.ModuleList([nn.Conv2d(C, P, 1) for _ in range(cfg.stages)])
-        self.merge_f = nn.ModuleList([nn.Conv2d(C, C, 1) for _ in range(cfg.stages - 1)])
-        self.merge_h = nn.ModuleList([nn.Conv2d(P, C, 1) for _ in range(cfg.stages - 1)])
+        if cfg.codec.input_size != 4 * cfg.codec.heatmap_size or cfg.codec.input_size % 32:
+            raise ValueError("the heatmaps are at stride 4 and the encoder needs an input divisible by 32")
+        self.encoder = FaceMeshEncoder()
+        self.fusion = TopDownFusion(C)
+        self.hm_head = nn.Conv2d(C, P, 1)
         E = codec.NUM_EDGE_MAPS
         self.point_head = nn.Conv2d(C, 1, 1)
         self.edge_head = nn.Conv2d(C, E, 1)
@@ -127,28 +114,22 @@ class OccFaceNet(nn.Module):
         nn.init.zeros_(self.reweight.weight)
         nn.init.zeros_(self.reweight.bias)
         self.vis = VisibilityHead(cfg, C + 1 + E)
-        self.face = nn.Linear(2 * C, 1)
+        self.face = nn.Linear(2 * ENCODER_CHANNELS["s32"], 1)
 
     def forward(self, x: torch.Tensor) -> dict:
-        f = self.stem(x)
-        heatmaps = []
-        feats = f
-        for i in range(self.cfg.stages):
-            feats = self.feat[i](self.hgs[i](f))
-            h = self.hm_heads[i](feats)
-            heatmaps.append(h)
-            if i < self.cfg.stages - 1:
-                f = f + self.merge_f[i](feats) + self.merge_h[i](h)
+        rgb01 = x.flip(1) * 0.5 + 0.5           # BGR in [-1, 1] -> the encoder's RGB in [0, 1]
+        enc = self.encoder(rgb01)
+        feats = self.fusion(enc)
+        heatmap = self.hm_head(feats)
         point_map = self.point_head(feats)
         edge_map = self.edge_head(feats)
         aux = torch.cat([point_map, edge_map], dim=1)
-        final = heatmaps[-1] * (1 + torch.tanh(self.reweight(aux)))
-        heatmaps[-1] = final
+        final = heatmap * (1 + torch.tanh(self.reweight(aux)))
         coords, att = codec.soft_argmax(final, self.cfg.codec.beta)
         vis_logits = self.vis(torch.cat([feats, aux], dim=1), att.detach())
-        pooled = torch.cat([feats.mean(dim=(2, 3)), feats.amax(dim=(2, 3))], dim=1)
+        pooled = torch.cat([enc.s32.mean(dim=(2, 3)), enc.s32.amax(dim=(2, 3))], dim=1)
         face_logit = self.face(pooled).squeeze(-1)
-        return {"heatmaps": heatmaps, "point_map": point_map, "edge_map": edge_map,
+        return {"heatmaps": [final], "point_map": point_map, "edge_map": edge_map,
                 "coords": coords, "vis_logits": vis_logits, "face_logit": face_logit}
 
 
@@ -163,6 +144,14 @@ class ExportWrapper(nn.Module):
         out = self.net(x)
         pts = codec.to_pixels(out["coords"], self.net.cfg.codec)
         return pts, torch.sigmoid(out["vis_logits"]), torch.sigmoid(out["face_logit"])
+
+
+def load_model(path) -> OccFaceNet:
+    """A checkpoint written by training (`{"model": state_dict, "config": ModelConfig dict}`), in eval mode."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    net = OccFaceNet(ModelConfig.from_dict(ck["config"]))
+    net.load_state_dict(ck["model"])
+    return net.eval()
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -199,11 +188,6 @@ def count_flops(model: OccFaceNet) -> int:
     hw = cfg.codec.heatmap_size ** 2
     macs += cfg.num_points * hw * cfg.vis_channels + cfg.num_points * cfg.vis_channels * cfg.vis_hidden
     return 2 * macs
-
-
-def normalise_input(crops_bgr_uint8: torch.Tensor) -> torch.Tensor:
-    """(B, H, W, 3) uint8 BGR -> (B, 3, H, W) float in [-1, 1]."""
-    return crops_bgr_uint8.permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 def describe(cfg: ModelConfig | None = None) -> str:

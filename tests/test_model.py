@@ -10,7 +10,7 @@ torch.set_num_threads(1)
 from occface_core.codec import CodecConfig
 from occface_core.model import ModelConfig, OccFaceNet, count_flops, count_parameters
 
-TINY = ModelConfig(channels=16, stages=2, depth=2, vis_channels=8, codec=CodecConfig(input_size=64, heatmap_size=16))
+TINY = ModelConfig(channels=16, vis_channels=8, codec=CodecConfig(input_size=64, heatmap_size=16))
 
 
 def test_output_shapes_and_ranges():
@@ -18,13 +18,24 @@ def test_output_shapes_and_ranges():
     net = OccFaceNet(TINY).eval()
     with torch.no_grad():
         out = net(torch.randn(3, 3, 64, 64))
-    assert len(out["heatmaps"]) == 2 and all(h.shape == (3, 100, 16, 16) for h in out["heatmaps"])
+    assert len(out["heatmaps"]) == 1 and out["heatmaps"][0].shape == (3, 100, 16, 16)
     assert out["point_map"].shape == (3, 1, 16, 16)
     assert out["edge_map"].shape[:2] == (3, 17)
     assert out["coords"].shape == (3, 100, 2)
     assert float(out["coords"].min()) >= 0 and float(out["coords"].max()) <= 16   # inside the heatmap
     assert out["vis_logits"].shape == (3, 100) and out["face_logit"].shape == (3,)
-    assert count_parameters(net) > 0 and count_flops(net) > 0
+
+
+def test_size_counts_include_the_encoder_and_grow_with_the_head_width():
+    small, wide = OccFaceNet(TINY), OccFaceNet(ModelConfig(channels=32, vis_channels=8, codec=TINY.codec))
+    encoder = count_parameters(small.encoder)
+    assert count_parameters(small) > encoder > 100_000          # the face-mesh body dominates a tiny head
+    assert count_parameters(wide) > count_parameters(small) and count_flops(wide) > count_flops(small)
+
+
+def test_input_size_must_fit_the_stride_4_heatmaps():
+    with pytest.raises(ValueError, match="stride 4"):
+        OccFaceNet(ModelConfig(codec=CodecConfig(input_size=128, heatmap_size=16)))
 
 
 def test_visibility_gate_starts_near_zero_and_pooling_equals_the_explicit_form():

@@ -11,6 +11,7 @@ torch.set_num_threads(1)
 from occface_core import evaluate, train
 from occface_core.dataset import AugmentConfig, FaceDataset, build_labels
 from occface_core.metrics import visibility_metrics
+from occface_core.model import load_model
 from occface_core.types import LandmarkPrediction
 
 
@@ -38,7 +39,7 @@ def _tiny_dataset(root, n=12):
 
 def test_train_then_fine_tune_records_where_the_weights_came_from(tmp_path):
     data = _tiny_dataset(tmp_path / "data")
-    tiny = ["--channels", "8", "--stages", "1", "--depth", "1", "--batch-size", "4", "--workers", "0",
+    tiny = ["--channels", "8", "--batch-size", "4", "--workers", "0",
             "--threads", "1", "--warmup-epochs", "0"]
     assert train.main(["--data", str(data), "--out", str(tmp_path / "a"), "--epochs", "1", *tiny]) == 0
     first = json.loads((tmp_path / "a" / "occface_config.json").read_text())
@@ -53,7 +54,7 @@ def test_train_then_fine_tune_records_where_the_weights_came_from(tmp_path):
     assert second["model"] == first["model"]
     assert second["init"]["weights"].endswith("occface.pt") and second["init"]["epochs"] == 1
     assert "--init" in second["command"] and second["init"]["command"] == first["command"]
-    net = train.load_model(tmp_path / "b" / "occface.pt")
+    net = load_model(tmp_path / "b" / "occface.pt")
     assert net.cfg.channels == 8
 
 

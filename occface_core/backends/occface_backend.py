@@ -54,8 +54,7 @@ class _TorchRunner:
     def __init__(self, path: Path, threads: int, ablate: tuple[str, ...] = ()):
         import torch
 
-        from ..model import ExportWrapper
-        from ..train import load_model
+        from ..model import ExportWrapper, load_model
 
         if threads:
             torch.set_num_threads(threads)
