@@ -187,11 +187,16 @@ def transform_points(M: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 class FaceDataset(Dataset):
     """Yields dicts of tensors: image (3,S,S) float, points (100,2) crop px, weights, vis, vis_mask,
-    occ_mask (S,S) uint8 (synthetic occluder), face (scalar 0/1)."""
+    occ_mask (S,S) uint8 (synthetic occluder), face (scalar 0/1), to_source (2,3) crop px -> labelled
+    224-crop px, interocular (scalar, labelled-crop px).
+
+    With `views=2` (training) every tensor gains a leading axis of two independent augmentations of the
+    same face: two ROI jitters, as consecutive frames of a tracked face give, for the consistency term.
+    """
 
     def __init__(self, labels: Labels, root: Path, aug: AugmentConfig, occluders: Path | None = None,
-                 seed: int = 0, train: bool = True):
-        self.labels, self.root, self.aug, self.train = labels, Path(root), aug, train
+                 seed: int = 0, train: bool = True, views: int = 1):
+        self.labels, self.root, self.aug, self.train, self.views = labels, Path(root), aug, train, views
         self.bank = OccluderBank(occluders) if (train and occluders is not None) else None
         self.seed = seed
         self.rng = np.random.default_rng(seed)
@@ -211,8 +216,14 @@ class FaceDataset(Dataset):
         return img
 
     def __getitem__(self, i: int) -> dict:
-        a, S, rng = self.aug, self.aug.input_size, self.rng
         img = self._load(i)
+        if self.views == 1:
+            return self._view(i, img)
+        views = [self._view(i, img) for _ in range(self.views)]
+        return {k: torch.stack([v[k] for v in views]) for k in views[0]}
+
+    def _view(self, i: int, img: np.ndarray) -> dict:
+        a, S, rng = self.aug, self.aug.input_size, self.rng
         pts = self.labels.points[i].astype(np.float64)
         w = self.labels.weights[i].copy()
         vis, vm = self.labels.vis[i].copy(), self.labels.vis_mask[i].copy()
@@ -236,8 +247,8 @@ class FaceDataset(Dataset):
         M = affine_for(box, S, angle, flip)
         crop = cv2.warpAffine(img, M, (S, S), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         p = transform_points(M, pts)
-        if flip:
-            p, w, vis, vm = p[MIRROR], w[MIRROR], vis[MIRROR], vm[MIRROR]
+        order = MIRROR if flip else np.arange(NUM_POINTS)
+        p, w, vis, vm = p[order], w[order], vis[order], vm[order]
         occ_mask = np.zeros((S, S), np.uint8)
         if self.train and a.enabled:
             if self.bank is not None:
@@ -258,7 +269,10 @@ class FaceDataset(Dataset):
         return {"image": image, "points": torch.from_numpy(p.astype(np.float32)),
                 "weights": torch.from_numpy(w.astype(np.float32)), "vis": torch.from_numpy(vis.astype(np.float32)),
                 "vis_mask": torch.from_numpy(vm.astype(np.float32)), "occ_mask": torch.from_numpy(occ_mask),
-                "face": torch.tensor(face, dtype=torch.float32)}
+                "face": torch.tensor(face, dtype=torch.float32),
+                "to_source": torch.from_numpy(cv2.invertAffineTransform(M).astype(np.float32)),
+                "source_order": torch.from_numpy(order.astype(np.int64)),
+                "interocular": torch.tensor(float(interocular(pts[IBUG68])), dtype=torch.float32)}
 
     def _dim_and_blur(self, crop: np.ndarray) -> np.ndarray:
         k = int(self.rng.choice([5, 7, 9, 11]))

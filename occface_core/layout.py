@@ -129,3 +129,21 @@ def interocular(points: np.ndarray) -> np.ndarray:
     """Distance between the outer eye corners, the NME normaliser."""
     p = np.asarray(points, dtype=np.float64)
     return np.linalg.norm(p[..., OUTER_EYE_CORNERS[0], :] - p[..., OUTER_EYE_CORNERS[1], :], axis=-1)
+
+
+# iBUG eye contours: corner, two upper-lid points, the other corner, two lower-lid points (lids paired 1-5, 2-4).
+RIGHT_EYE, LEFT_EYE = tuple(range(36, 42)), tuple(range(42, 48))
+
+
+def eye_aspect_ratio(points: np.ndarray) -> np.ndarray:
+    """Eye aspect ratio of the right and left eye (…, 2): mean lid gap over corner distance.
+
+    About 0.25-0.35 for an open eye and below about 0.12 for a near-shut one.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    out = []
+    for c0, u1, u2, c3, l4, l5 in (RIGHT_EYE, LEFT_EYE):
+        gap = (np.linalg.norm(p[..., u1, :] - p[..., l5, :], axis=-1)
+               + np.linalg.norm(p[..., u2, :] - p[..., l4, :], axis=-1)) / 2
+        out.append(gap / np.maximum(np.linalg.norm(p[..., c0, :] - p[..., c3, :], axis=-1), 1e-6))
+    return np.stack(out, axis=-1)

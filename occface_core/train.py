@@ -41,8 +41,9 @@ import torch.nn.functional as F
 
 from . import codec
 from .dataset import AugmentConfig, FaceDataset, LabelConfig, Labels, build_labels
-from .layout import IBUG68, interocular
-from .model import ModelConfig, OccFaceNet, count_flops, count_parameters
+from .encoder import pretrained_encoder
+from .layout import IBUG68, eye_aspect_ratio, interocular
+from .model import ModelConfig, OccFaceNet, count_flops, count_parameters, load_model
 from .occluders import eq9_occlusion, mask_to_heatmap
 
 log = logging.getLogger("occface.train")
@@ -57,6 +58,7 @@ class LossWeights:
     vis: float = 1.0           # BCE on real (self-occlusion) labels
     mask: float = 1.0          # BCE on Eq. 9 landmark-aware masking labels
     face: float = 0.5          # face score BCE
+    consistency: float = 5.0   # two ROI jitters of one face must give the same points (NME units)
 
 
 @dataclass
@@ -68,6 +70,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 300
     ema_decay: float = 0.998
+    encoder_lr_scale: float = 0.3   # the pretrained body moves slower than the new heads
+    shut_eye_weight: float = 4.0    # sampling weight of crops with a near-shut eye (blinks are rare)
+    shut_eye_ear: float = 0.12      # eye aspect ratio below which an eye counts as near-shut
     max_minutes: float = 0.0   # 0 = no limit
     seed: int = 0
     loss: LossWeights = field(default_factory=LossWeights)
@@ -115,6 +120,35 @@ def compute_losses(out: dict, batch: dict, cfg: ModelConfig, lw: LossWeights, wi
     return losses
 
 
+def consistency_loss(coords: torch.Tensor, batch: dict, cfg: ModelConfig) -> torch.Tensor:
+    """Mean distance, over inter-ocular, between the points two views of one face give in source pixels.
+
+    `coords` (B, 2, P, 2) in heatmap cells; the batch holds each view's crop -> source affine and the
+    order its points are in (a flipped view lists them mirrored). Only points labelled in both views
+    of a face crop count: a point the label cannot place may legitimately differ.
+    """
+    px = codec.to_pixels(coords, cfg.codec)
+    A = batch["to_source"]                                                  # (B, 2, 2, 3)
+    src = torch.einsum("bvij,bvpj->bvpi", A[..., :2], px) + A[..., None, :, 2]
+    inverse = torch.argsort(batch["source_order"], dim=-1)                  # view order -> source order
+    src = torch.gather(src, 2, inverse[..., None].expand_as(src))
+    w = torch.gather(batch["weights"], 2, inverse)
+    both = (w[:, 0] > 0) & (w[:, 1] > 0) & (batch["face"].min(dim=1).values[:, None] > 0)
+    dist = (src[:, 0] - src[:, 1]).norm(dim=-1) / batch["interocular"][:, 0, None].clamp_min(1.0)
+    return (dist * both).sum() / both.sum().clamp_min(1.0)
+
+
+def flatten_views(batch: dict) -> dict:
+    """(B, V, ...) -> (B*V, ...) for the per-crop losses."""
+    return {k: v.flatten(0, 1) for k, v in batch.items()}
+
+
+def shut_eye_sampling_weights(points: np.ndarray, cfg: "TrainConfig") -> np.ndarray:
+    """Per-crop sampling weights: crops with a near-shut eye (by the iBUG labels) drawn more often."""
+    shut = eye_aspect_ratio(points[:, IBUG68]).min(axis=-1) < cfg.shut_eye_ear
+    return np.where(shut, cfg.shut_eye_weight, 1.0)
+
+
 @torch.no_grad()
 def validate(model: OccFaceNet, loader, device) -> dict:
     model.eval()
@@ -160,14 +194,6 @@ def _provenance(weights: Path) -> dict:
     return info
 
 
-def load_model(path: Path) -> OccFaceNet:
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    net = OccFaceNet(ModelConfig.from_dict(ck["config"]))
-    net.load_state_dict(ck["model"])
-    net.eval()
-    return net
-
-
 def train(args: argparse.Namespace) -> int:
     import cv2
     from tqdm import tqdm
@@ -180,7 +206,7 @@ def train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size,
                       lr=args.lr, max_minutes=args.max_minutes, seed=args.seed)
-    cfg.model = ModelConfig(channels=args.channels, stages=args.stages, depth=args.depth)
+    cfg.model = ModelConfig(channels=args.channels)
     if args.no_occlusion:
         cfg.aug.occlude = 0.0
 
@@ -197,7 +223,9 @@ def train(args: argparse.Namespace) -> int:
     if args.val_limit:
         va_idx = va_idx[np.linspace(0, len(va_idx) - 1, min(args.val_limit, len(va_idx))).astype(int)]
     root = args.data.parent
-    train_ds = FaceDataset(labels.subset(tr_idx), root, cfg.aug, args.occluders, seed=cfg.seed, train=True)
+    train_labels = labels.subset(tr_idx)
+    train_ds = FaceDataset(train_labels, root, cfg.aug, args.occluders, seed=cfg.seed, train=True, views=2)
+    sample_weights = shut_eye_sampling_weights(train_labels.points, cfg)
     val_ds = FaceDataset(labels.subset(va_idx), root, cfg.aug, None, train=False)
     loader_kw = dict(num_workers=args.workers, worker_init_fn=_collate_seed if args.workers else None)
     val_loader = torch.utils.data.DataLoader(val_ds, batch_size=64, shuffle=False, **loader_kw)
@@ -211,7 +239,12 @@ def train(args: argparse.Namespace) -> int:
         cfg.model = model.cfg
         init_meta = _provenance(args.init)
     else:
-        model = OccFaceNet(cfg.model).to(device)
+        model = OccFaceNet(cfg.model)
+        if not args.random_encoder:
+            encoder, encoder_meta = pretrained_encoder()
+            model.encoder.load_state_dict(encoder.state_dict())
+            init_meta = {"encoder": encoder_meta}
+        model = model.to(device)
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # about 10 % faster convolutions on the CPU
     log.info("model: %.3f M parameters, %.3f GFLOPs per crop; train %d crops, val %d crops, device %s",
@@ -219,8 +252,13 @@ def train(args: argparse.Namespace) -> int:
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(train_ds) / cfg.batch_size)
+    encoder_params = list(model.encoder.parameters())
+    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": head_params, "lr_scale": 1.0},
+                             {"params": encoder_params, "lr_scale": cfg.encoder_lr_scale}],
+                            lr=cfg.lr, weight_decay=cfg.weight_decay)
+    pairs_per_batch = cfg.batch_size // 2   # each face comes as two views
+    steps_per_epoch = math.ceil(len(train_ds) / pairs_per_batch)
     total_steps = steps_per_epoch * cfg.epochs
 
     def lr_at(step: int, elapsed_s: float) -> float:
@@ -260,8 +298,9 @@ def train(args: argparse.Namespace) -> int:
         with_vis = epoch >= cfg.warmup_epochs
         train_ds.set_epoch(epoch)
         g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
-                                             generator=g, **loader_kw)
+        sampler = torch.utils.data.WeightedRandomSampler(sample_weights, len(train_ds), replacement=True, generator=g)
+        loader = torch.utils.data.DataLoader(train_ds, batch_size=pairs_per_batch, sampler=sampler, drop_last=True,
+                                             **loader_kw)
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}{' +vis' if with_vis else ''}", unit="batch",
                    mininterval=10, file=sys.stderr)
         sums: dict[str, float] = {}
@@ -270,9 +309,14 @@ def train(args: argparse.Namespace) -> int:
         for batch in bar:
             batch = {k: v.to(device) for k, v in batch.items()}
             for gparam in opt.param_groups:
-                gparam["lr"] = lr_at(step, time.time() - t0)
-            outp = model(batch["image"])
-            losses = compute_losses(outp, batch, cfg.model, cfg.loss, with_vis)
+                gparam["lr"] = lr_at(step, time.time() - t0) * gparam["lr_scale"]
+            flat = flatten_views(batch)
+            image = flat["image"].contiguous(memory_format=torch.channels_last) if device.type == "cpu" else flat["image"]
+            outp = model(image)
+            losses = compute_losses(outp, flat, cfg.model, cfg.loss, with_vis)
+            pairs = outp["coords"].unflatten(0, (-1, 2))
+            losses["consistency"] = consistency_loss(pairs, batch, cfg.model)
+            losses["total"] = losses["total"] + cfg.loss.consistency * losses["consistency"]
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -287,7 +331,7 @@ def train(args: argparse.Namespace) -> int:
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             n += 1
-            seen += batch["image"].shape[0]
+            seen += flat["image"].shape[0]
             elapsed = time.time() - t0
             if n % 10 == 0:
                 bar.set_postfix(loss=f"{sums['total'] / n:.3f}", coord=f"{sums['coord'] / n:.3f}",
@@ -332,9 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this much training (0: no limit)")
-    p.add_argument("--channels", type=int, default=48)
-    p.add_argument("--stages", type=int, default=2)
-    p.add_argument("--depth", type=int, default=3)
+    p.add_argument("--channels", type=int, default=64, help="width of the fused stride-4 features")
+    p.add_argument("--random-encoder", action="store_true",
+                   help="ablation: start the face-mesh body from random weights instead of the wheel's")
     p.add_argument("--no-occlusion", action="store_true", help="ablation: no synthetic occluders")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training crops")
     p.add_argument("--val-limit", type=int, default=0, help="validate on N evenly spaced val crops")

@@ -11,7 +11,7 @@ from occface_core.codec import CodecConfig
 from occface_core.model import ModelConfig, OccFaceNet
 from occface_core.train import LossWeights, compute_losses
 
-TINY = ModelConfig(channels=16, stages=2, depth=2, vis_channels=8, codec=CodecConfig(input_size=64, heatmap_size=16))
+TINY = ModelConfig(channels=16, vis_channels=8, codec=CodecConfig(input_size=64, heatmap_size=16))
 
 
 def _synthetic_batch(n=8, seed=0):
@@ -90,3 +90,64 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert evaluate.main(["--data", str(data), "--weights", str(tmp_path / "w.onnx"), "--out", str(tmp_path / "m.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "weights" in err and "\n" not in err
+
+
+def _two_view_batch(tmp_path, n=4):
+    """Two jittered (and sometimes flipped) views of n labelled synthetic faces, as training draws them."""
+    from occface_core.dataset import AugmentConfig, FaceDataset, Labels
+    rng = np.random.default_rng(1)
+    (tmp_path / "img").mkdir()
+    pts = np.zeros((n, 100, 2), np.float32)
+    for i in range(n):
+        cv2.imwrite(str(tmp_path / "img" / f"{i}.jpg"), rng.integers(0, 255, (224, 224, 3), dtype=np.uint8))
+        pts[i] = rng.uniform(70, 150, (100, 2))
+        pts[i, 36], pts[i, 45] = (80, 100), (140, 100)      # outer eye corners: inter-ocular 60 px
+    labels = Labels([f"img/{i}.jpg" for i in range(n)], ["helen"] * n, ["train"] * n, pts,
+                    np.ones((n, 100), np.float32), np.ones((n, 100), np.float32), np.ones((n, 100), np.float32))
+    ds = FaceDataset(labels, tmp_path, AugmentConfig(input_size=64, negative=0.0, flip=0.5), train=True, views=2)
+    return torch.utils.data.default_collate([ds[i] for i in range(n)])
+
+
+def test_consistency_is_zero_for_points_that_agree_in_the_source_and_measures_disagreement(tmp_path):
+    from occface_core import codec
+    from occface_core.train import consistency_loss
+    batch = _two_view_batch(tmp_path)
+    assert batch["image"].shape == (4, 2, 3, 64, 64)
+    assert not torch.equal(batch["to_source"][:, 0], batch["to_source"][:, 1])   # two different jitters
+    # each view's own labels, read as predictions: the same face points in source pixels -> no loss
+    exact = codec.to_heatmap(batch["points"], TINY.codec)
+    assert float(consistency_loss(exact, batch, TINY)) < 1e-3
+    # one view's points moved by 3 source pixels -> 3 / 60 inter-ocular
+    moved = batch["points"].clone()
+    A = batch["to_source"][:, 1, :, :2]                                  # crop -> source linear part
+    shift_crop = torch.linalg.solve(A, torch.tensor([3.0, 0.0]).expand(4, 2))
+    moved[:, 1] += shift_crop[:, None, :]
+    loss = consistency_loss(codec.to_heatmap(moved, TINY.codec), batch, TINY)
+    assert abs(float(loss) - 3.0 / 60.0) < 2e-3
+
+
+def test_one_training_step_with_two_views_updates_the_heads_and_the_encoder(tmp_path):
+    from occface_core.train import consistency_loss, flatten_views
+    torch.manual_seed(0)
+    net = OccFaceNet(TINY)
+    batch = _two_view_batch(tmp_path)
+    flat = flatten_views(batch)
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    out = net(flat["image"])
+    losses = compute_losses(out, flat, TINY, LossWeights(), with_vis=True)
+    total = losses["total"] + consistency_loss(out["coords"].unflatten(0, (-1, 2)), batch, TINY)
+    total.backward()
+    torch.optim.SGD(net.parameters(), lr=1e-3).step()
+    changed = {n for n, p in net.named_parameters() if not torch.equal(p, before[n])}
+    assert any(n.startswith("encoder.") for n in changed) and "hm_head.weight" in changed
+
+
+def test_shut_eye_crops_are_drawn_more_often():
+    from occface_core.train import TrainConfig, shut_eye_sampling_weights
+    open_eye = np.zeros((100, 2))
+    open_eye[36:42] = [[0, 0], [1, -1], [2, -1], [3, 0], [2, 1], [1, 1]]           # EAR 0.67
+    open_eye[42:48] = open_eye[36:42] + [10, 0]
+    shut = open_eye.copy()
+    shut[[37, 38, 40, 41], 1] *= 0.1                                                  # EAR 0.07 on the right eye
+    w = shut_eye_sampling_weights(np.stack([open_eye, shut]), TrainConfig())
+    assert w.tolist() == [1.0, TrainConfig().shut_eye_weight]
