@@ -1,6 +1,8 @@
 """Benchmark the headless pipeline on a video: per-stage median ms, end-to-end frames per second, the
 share of frames that needed the detector and, with --osc, the median time from frame capture to the
-OSC bundle leaving (sent to a python-osc receiver on loopback).
+OSC bundle leaving (sent to a python-osc receiver on loopback). `--peer` adds MediaPipe's FaceMesh alone
+(its own video-mode tracking, iris refinement on, decoding included, nothing else) on the same video in
+the same run, and prints each pipeline's frame rate as a ratio of it.
 
 Not a test: figures depend on the machine; compare backends as ratios within one run.
 
@@ -8,12 +10,14 @@ Examples:
     python -m benchmarks.bench_pipeline --video ../shared/data/video/short_hamilton_clip.mp4
     python -m benchmarks.bench_pipeline --video assets/demo.mp4 --model mediapipe occface --osc
     python -m benchmarks.bench_pipeline --video assets/demo.mp4 --osc --realtime   # latency as from a camera
+    python -m benchmarks.bench_pipeline --video ../shared/data/video/short_hamilton_clip.mp4 --model occface --osc --peer
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import threading
+import time
 from pathlib import Path
 
 from tracking.demo_clip import DEFAULT_CLIP
@@ -49,6 +53,30 @@ def bench(video: Path, model: str, osc: bool, max_frames: int | None, smoothing:
     return summary.to_dict()
 
 
+def bench_face_mesh_alone(video: Path, max_frames: int | None) -> dict:
+    """MediaPipe FaceMesh by itself over the decoded video: the peer a user would compare us with."""
+    import cv2
+
+    from occface_core.mesh_runner import FaceMeshRunner
+
+    runner = FaceMeshRunner(video_mode=True)
+    cap = cv2.VideoCapture(str(video))
+    frames = faces = 0
+    start = time.perf_counter()
+    try:
+        while max_frames is None or frames < max_frames:
+            ok, image = cap.read()
+            if not ok:
+                break
+            frames += 1
+            faces += runner(image) is not None
+    finally:
+        elapsed = time.perf_counter() - start
+        cap.release()
+        runner.close()
+    return {"frames": frames, "fps": frames / max(elapsed, 1e-9), "face_share": faces / max(frames, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=DEFAULT_CLIP)
@@ -58,7 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--realtime", action="store_true",
                         help="play the video at its frame rate like a camera (capture→OSC latency as live)")
     parser.add_argument("--max-frames", type=int)
+    parser.add_argument("--peer", action="store_true", help="also run MediaPipe FaceMesh alone; print ratios to it")
     args = parser.parse_args(argv)
+    peer = None
+    if args.peer:
+        peer = bench_face_mesh_alone(args.video, args.max_frames)
+        print(f"== MediaPipe FaceMesh alone: {peer['fps']:.1f} frames/s over {peer['frames']} frames, "
+              f"with a face {100 * peer['face_share']:.1f} %")
     for model in args.model:
         try:
             r = bench(args.video, model, args.osc, args.max_frames, True, not args.no_retarget, args.realtime)
@@ -68,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {r['source']} model={r['model']}")
         print(f"frames {r['frames_processed']} (dropped {r['frames_dropped']}), with a face {100 * r['face_share']:.1f} %, "
               f"detector on {100 * r['detector_share']:.1f} % of frames ({r['detector_calls']} calls)")
-        print(f"end-to-end {r['fps']:.1f} frames/s")
+        print(f"end-to-end {r['fps']:.1f} frames/s"
+              + (f" = {r['fps'] / peer['fps']:.2f}x MediaPipe FaceMesh alone" if peer else ""))
         for stage, ms in r["stage_median_ms"].items():
             print(f"  {stage:<10} median {ms:7.2f} ms")
         for sink in r["sinks"]:

@@ -17,12 +17,13 @@ os.environ.setdefault("GLOG_minloglevel", "2")  # keep mediapipe's C++ logging o
 class FaceMeshRunner:
     """478-point face mesh (468 + 10 iris points) in image pixels; z is scaled like x."""
 
-    def __init__(self, min_detection_confidence: float = 0.3):
+    def __init__(self, min_detection_confidence: float = 0.3, video_mode: bool = False):
+        """`video_mode`: MediaPipe's own tracking (the mesh seeds the next frame's region), for video."""
         with quiet_native_stderr():
             import mediapipe as mp  # imported lazily: it is slow to import and not every user needs it
 
             self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                static_image_mode=not video_mode, max_num_faces=1, refine_landmarks=True,
                 min_detection_confidence=min_detection_confidence)
             self._mesh.process(np.zeros((64, 64, 3), np.uint8))  # start the graph while silenced
         self._first_face_pending = True

@@ -1,0 +1,125 @@
+"""Blinks: do the landmarks separate shut eyes from open ones, and does the app's eyeBlink fire?
+
+Val faces from the frontal sources (helen, afw, ytf), each pasted into a 640x480 frame and tracked as
+the app starts a track (BlazeFace, then a second pass from the model's own landmarks). Each eye is
+labelled by its hand-labelled eye aspect ratio: shut below 0.12, open above 0.20 (between: left out).
+
+- ROC-AUC of the predicted eye aspect ratio (lower = shut) over all labelled eyes;
+- the app's eyeBlinkLeft/Right from the retargeting stage with no calibration (the mean head as the
+  neutral face, what a new user sees before calibrating), after the face is held for 5 frames:
+  share of shut eyes with eyeBlink >= 0.5 and share of open eyes with eyeBlink >= 0.5.
+
+Not a test: a command that prints figures. Both backends see the same frames in one run.
+
+Examples:
+  python -m benchmarks.bench_blink --data ../shared/data/faces/annotations.jsonl
+  python -m benchmarks.bench_blink --data ../shared/data/faces/annotations.jsonl --model occface --out runs/blink.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.faces import face_frame, read_records
+from occface_core.backends import BackendError, create_backend
+from occface_core.layout import IBUG68, eye_aspect_ratio
+from occface_core.metrics import roc_auc
+from retarget.stage import RetargetOptions, RetargetStage
+from tracking.detector import BlazeFaceDetector
+from tracking.tracker import FaceTracker
+from tracking.types import FaceResult
+
+FRONTAL_SOURCES = ("helen", "afw", "ytf")
+SHUT_EAR, OPEN_EAR = 0.12, 0.20
+HELD_FRAMES = 5
+SIDES = ("Right", "Left")   # iBUG 36-41 is the subject's right eye
+
+
+def app_eye_blink(stage: RetargetStage, points: np.ndarray, visibility: np.ndarray, frame_size) -> np.ndarray:
+    """eyeBlinkRight/Left after the same face is held for HELD_FRAMES frames at 30 fps."""
+    shapes = {}
+    for k in range(HELD_FRAMES):
+        result = FaceResult(frame_index=k, timestamp=k / 30.0, captured_at=0.0, frame_size=frame_size,
+                            has_face=True, detected=False, points=points, visibility=visibility)
+        stage.process(result)
+        shapes = result.extras["blendshapes"]
+    return np.array([shapes[f"eyeBlink{side}"] for side in SIDES])
+
+
+def measure(backend, faces) -> dict:
+    detector = BlazeFaceDetector()
+    pred_ear, blink, found = [], [], []
+    try:
+        for face in faces:
+            step = FaceTracker(backend, detector).process(face.image)
+            if step.prediction is None:
+                pred_ear.append([np.inf, np.inf])     # no face: reads as open eyes (a missed blink)
+                blink.append([0.0, 0.0])
+                found.append(False)
+                continue
+            p = step.prediction
+            pred_ear.append(eye_aspect_ratio(p.points[IBUG68]))
+            stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0.0))
+            blink.append(app_eye_blink(stage, p.points, p.visibility, (face.image.shape[1], face.image.shape[0])))
+            found.append(True)
+    finally:
+        detector.close()
+    return {"pred_ear": np.array(pred_ear), "blink": np.array(blink), "found": np.array(found)}
+
+
+def summarise(m: dict, label_ear: np.ndarray) -> dict:
+    shut, open_ = label_ear < SHUT_EAR, label_ear > OPEN_EAR
+    keep = shut | open_
+    scores = -np.nan_to_num(m["pred_ear"], posinf=1e3)
+    return {"shut_eyes": int(shut.sum()), "open_eyes": int(open_.sum()), "faces_found": int(m["found"].sum()),
+            "faces": len(m["found"]),
+            "roc_auc_ear": roc_auc(shut[keep], scores[keep]),
+            "app_blink_on_shut": float((m["blink"][shut] >= 0.5).mean()),
+            "app_blink_on_open": float((m["blink"][open_] >= 0.5).mean()),
+            "app_blink_median_shut": float(np.median(m["blink"][shut])),
+            "pred_ear_median_shut": float(np.median(m["pred_ear"][shut])),
+            "pred_ear_median_open": float(np.median(m["pred_ear"][open_]))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_blink", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, type=Path, help="shared annotations.jsonl")
+    p.add_argument("--split", default="val")
+    p.add_argument("--model", nargs="+", default=["occface", "mediapipe"])
+    p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
+    args = p.parse_args(argv)
+    if not args.data.is_file():
+        print(f"error: annotations file not found: {args.data}", file=sys.stderr)
+        return 2
+    records = read_records(args.data, args.split, FRONTAL_SOURCES)
+    faces = [face_frame(r, args.data.parent) for r in records]
+    label_ear = eye_aspect_ratio(np.array([f.points68 for f in faces]))
+    results = {}
+    for name in args.model:
+        try:
+            backend = create_backend(name)
+        except BackendError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        try:
+            results[name] = r = summarise(measure(backend, faces), label_ear)
+        finally:
+            backend.close()
+        print(f"{name:<10} {r['shut_eyes']} shut / {r['open_eyes']} open eyes ({r['faces_found']}/{r['faces']} faces "
+              f"found): ROC-AUC of the eye aspect ratio {r['roc_auc_ear']:.3f}; predicted EAR median shut "
+              f"{r['pred_ear_median_shut']:.3f} / open {r['pred_ear_median_open']:.3f}; app eyeBlink >= 0.5 on "
+              f"{100 * r['app_blink_on_shut']:.0f} % of shut eyes (median {r['app_blink_median_shut']:.2f}), "
+              f"{100 * r['app_blink_on_open']:.1f} % of open eyes")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

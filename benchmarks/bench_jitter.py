@@ -1,0 +1,109 @@
+"""Raw landmark jitter on a still face: val faces held still for N frames, only sensor noise changing.
+
+Each face is pasted into a 640x480 frame (benchmarks/faces.py) and shown N times with fresh Gaussian
+sensor noise. The real tracker runs (BlazeFace once, then the ROI from the last landmarks, as in the
+app), and the raw model output (no smoother) is kept. Per face: the mean over the 68 iBUG points of
+sqrt(var x + var y) over the frames, divided by the labelled inter-ocular distance; and the NME of the
+mean position (accuracy of the still face). Both backends see the same noisy frames in one run.
+
+Not a test: a command that prints figures.
+
+Examples:
+  python -m benchmarks.bench_jitter --data ../shared/data/faces/annotations.jsonl
+  python -m benchmarks.bench_jitter --data ../shared/data/faces/annotations.jsonl --faces 80 --frames 40 \\
+      --noise 4 --model occface mediapipe --out runs/bench_jitter.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.faces import face_frame, read_records, with_sensor_noise
+from occface_core.backends import BackendError, create_backend
+from occface_core.layout import IBUG68, interocular
+from tracking.detector import BlazeFaceDetector
+from tracking.tracker import FaceTracker
+
+FRONTAL_SOURCES = ("helen", "afw", "ytf")
+
+
+def still_face_tracks(backend, faces, frames: int, noise: float, seed: int) -> list[np.ndarray | None]:
+    """(frames, 68, 2) raw points per face (None where a frame had no face), same noise for every backend."""
+    detector = BlazeFaceDetector()
+    tracks = []
+    try:
+        for k, face in enumerate(faces):
+            rng = np.random.default_rng([seed, k])
+            tracker = FaceTracker(backend, detector)
+            pts = []
+            for _ in range(frames):
+                step = tracker.process(with_sensor_noise(face.image, rng, noise))
+                pts.append(None if step.prediction is None else step.prediction.points[IBUG68])
+            tracks.append(None if any(p is None for p in pts) else np.stack(pts))
+    finally:
+        detector.close()
+    return tracks
+
+
+def summarise(tracks: list[np.ndarray | None], faces) -> dict:
+    jitter, nme = [], []
+    for track, face in zip(tracks, faces):
+        if track is None:
+            continue
+        io = float(interocular(face.points68))
+        jitter.append(float(np.sqrt(track.var(axis=0).sum(-1)).mean() / io))
+        nme.append(float(np.linalg.norm(track.mean(0) - face.points68, axis=-1).mean() / io))
+    j = np.array(jitter)
+    return {"faces": len(faces), "faces_tracked_every_frame": len(j),
+            "jitter_mean": float(j.mean()) if len(j) else float("nan"),
+            "jitter_median": float(np.median(j)) if len(j) else float("nan"),
+            "jitter_p90": float(np.percentile(j, 90)) if len(j) else float("nan"),
+            "nme68_of_mean_position": float(np.mean(nme)) if nme else float("nan")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_jitter", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, type=Path, help="shared annotations.jsonl")
+    p.add_argument("--split", default="val")
+    p.add_argument("--faces", type=int, default=60, help="evenly spaced frontal val faces (helen, afw, ytf)")
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--noise", type=float, default=3.0, help="sensor noise std in grey levels")
+    p.add_argument("--model", nargs="+", default=["occface", "mediapipe"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
+    args = p.parse_args(argv)
+    if not args.data.is_file():
+        print(f"error: annotations file not found: {args.data}", file=sys.stderr)
+        return 2
+    records = read_records(args.data, args.split, FRONTAL_SOURCES)
+    records = [records[i] for i in np.linspace(0, len(records) - 1, min(args.faces, len(records))).astype(int)]
+    faces = [face_frame(r, args.data.parent) for r in records]
+    results = {}
+    for name in args.model:
+        try:
+            backend = create_backend(name)
+        except BackendError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        try:
+            results[name] = summarise(still_face_tracks(backend, faces, args.frames, args.noise, args.seed), faces)
+        finally:
+            backend.close()
+        r = results[name]
+        print(f"{name:<10} raw jitter / inter-ocular: mean {100 * r['jitter_mean']:.2f} %, median "
+              f"{100 * r['jitter_median']:.2f} %, p90 {100 * r['jitter_p90']:.2f} %; NME68 of the mean position "
+              f"{100 * r['nme68_of_mean_position']:.2f} %; tracked on every frame {r['faces_tracked_every_frame']}"
+              f"/{r['faces']} faces")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"frames": args.frames, "noise": args.noise, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Shared helpers for the benchmarks made from labelled face crops (../shared/data/faces).
+
+A crop is shown to the tracker as a camera would: scaled up and pasted into a 640x480 frame on a
+mid-grey background, its labels moved with it. Nothing here is used by the app or the tests.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+FRAME_W, FRAME_H = 640, 480
+
+
+@dataclass
+class FaceFrame:
+    image: np.ndarray        # (480, 640, 3) uint8 BGR
+    points68: np.ndarray     # (68, 2) labels in frame pixels
+    record: dict
+
+
+def read_records(data: Path, split: str | None = "val", sources: tuple[str, ...] = ()) -> list[dict]:
+    records = [json.loads(line) for line in Path(data).read_text().splitlines() if line.strip()]
+    return [r for r in records if (split is None or r.get("split") == split)
+            and (not sources or r.get("source") in sources)]
+
+
+def face_frame(record: dict, root: Path, scale: float = 2.0) -> FaceFrame:
+    """The crop scaled by `scale` and centred in a 640x480 grey frame (faces about 150-250 px wide)."""
+    crop = cv2.imread(str(Path(root) / record["image"]))
+    if crop is None:
+        raise FileNotFoundError(Path(root) / record["image"])
+    big = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    frame = np.full((FRAME_H, FRAME_W, 3), 128, np.uint8)
+    h, w = big.shape[:2]
+    x0, y0 = (FRAME_W - w) // 2, (FRAME_H - h) // 2
+    # the crop may be larger than the frame: paste the part that fits
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    dx0, dy0 = max(0, x0), max(0, y0)
+    cw, ch = min(w - sx0, FRAME_W - dx0), min(h - sy0, FRAME_H - dy0)
+    frame[dy0:dy0 + ch, dx0:dx0 + cw] = big[sy0:sy0 + ch, sx0:sx0 + cw]
+    pts = np.asarray(record["points68"], np.float64) * scale + np.array([x0, y0])
+    return FaceFrame(frame, pts, record)
+
+
+def with_sensor_noise(image: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """Independent Gaussian noise per pixel and channel, as a webcam's sensor adds frame to frame."""
+    noisy = image.astype(np.float32) + rng.normal(0.0, sigma, image.shape).astype(np.float32)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
