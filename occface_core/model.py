@@ -30,7 +30,8 @@ from .layout import NUM_POINTS
 @dataclass
 class ModelConfig:
     num_points: int = NUM_POINTS
-    channels: int = 64           # width of the fused stride-4 features
+    channels: int = 64           # width of the fused features at strides 32 to 8
+    fine_channels: int = 32      # width at stride 4, where the heatmaps and the visibility head work
     vis_channels: int = 32       # C' of Eq. 4
     vis_hidden: int = 8          # hidden width of the per-landmark local branch
     ctx_channels: int = 4        # per-landmark width fed to the context branch
@@ -77,21 +78,28 @@ class VisibilityHead(nn.Module):
 
 
 class TopDownFusion(nn.Module):
-    """Feature-pyramid style fusion of the encoder's maps down to stride 4 (the heatmap resolution)."""
+    """Feature-pyramid style fusion of the encoder's maps down to stride 4 (the heatmap resolution).
 
-    def __init__(self, channels: int):
+    `channels` wide at strides 32 to 8, `fine_channels` at stride 4, where every channel costs 1,024
+    positions per crop: the heads there dominate the model's time on the CPU.
+    """
+
+    def __init__(self, channels: int, fine_channels: int):
         super().__init__()
-        self.lateral = nn.ModuleDict({k: nn.Conv2d(c, channels, 1) for k, c in ENCODER_CHANNELS.items()})
-        self.smooth = nn.ModuleDict({k: BlazeBlock(channels, channels) for k in ("s16", "s8", "s4")})
-        self.refine = BlazeBlock(channels, channels)
+        self.lateral = nn.ModuleDict({k: nn.Conv2d(ENCODER_CHANNELS[k], channels, 1) for k in ("s32", "s16", "s8")})
+        self.smooth = nn.ModuleDict({k: BlazeBlock(channels, channels) for k in ("s16", "s8")})
+        self.narrow = nn.Conv2d(channels, fine_channels, 1)
+        self.lateral_s4 = nn.Conv2d(ENCODER_CHANNELS["s4"], fine_channels, 1)
+        self.smooth_s4 = BlazeBlock(fine_channels, fine_channels)
 
     def forward(self, feats) -> torch.Tensor:
         x = self.lateral["s32"](feats.s32)
-        for level in ("s16", "s8", "s4"):
+        for level in ("s16", "s8"):
             fine = getattr(feats, level)
             x = F.interpolate(x, size=fine.shape[-2:], mode="bilinear", align_corners=False)
             x = self.smooth[level](x + self.lateral[level](fine))
-        return self.refine(x)
+        x = F.interpolate(self.narrow(x), size=feats.s4.shape[-2:], mode="bilinear", align_corners=False)
+        return self.smooth_s4(x + self.lateral_s4(feats.s4))
 
 
 class OccFaceNet(nn.Module):
@@ -101,11 +109,11 @@ class OccFaceNet(nn.Module):
     def __init__(self, cfg: ModelConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg or ModelConfig()
-        C, P = cfg.channels, cfg.num_points
+        C, P = cfg.fine_channels, cfg.num_points
         if cfg.codec.input_size != 4 * cfg.codec.heatmap_size or cfg.codec.input_size % 32:
             raise ValueError("the heatmaps are at stride 4 and the encoder needs an input divisible by 32")
         self.encoder = FaceMeshEncoder()
-        self.fusion = TopDownFusion(C)
+        self.fusion = TopDownFusion(cfg.channels, C)
         self.hm_head = nn.Conv2d(C, P, 1)
         E = codec.NUM_EDGE_MAPS
         self.point_head = nn.Conv2d(C, 1, 1)
