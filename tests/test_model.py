@@ -10,7 +10,7 @@ torch.set_num_threads(1)
 from occface_core.codec import CodecConfig
 from occface_core.model import ModelConfig, OccFaceNet, count_flops, count_parameters
 
-TINY = ModelConfig(channels=16, vis_channels=8, codec=CodecConfig(input_size=64, heatmap_size=16))
+TINY = ModelConfig(channels=16, fine_channels=16, vis_channels=8, codec=CodecConfig(input_size=64, heatmap_size=16))
 
 
 def test_output_shapes_and_ranges():
@@ -27,7 +27,7 @@ def test_output_shapes_and_ranges():
 
 
 def test_size_counts_include_the_encoder_and_grow_with_the_head_width():
-    small, wide = OccFaceNet(TINY), OccFaceNet(ModelConfig(channels=32, vis_channels=8, codec=TINY.codec))
+    small, wide = OccFaceNet(TINY), OccFaceNet(ModelConfig(channels=32, fine_channels=32, vis_channels=8, codec=TINY.codec))
     encoder = count_parameters(small.encoder)
     assert count_parameters(small) > encoder > 100_000          # the face-mesh body dominates a tiny head
     assert count_parameters(wide) > count_parameters(small) and count_flops(wide) > count_flops(small)

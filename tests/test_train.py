@@ -11,7 +11,7 @@ from occface_core.codec import CodecConfig
 from occface_core.model import ModelConfig, OccFaceNet
 from occface_core.train import LossWeights, compute_losses
 
-TINY = ModelConfig(channels=16, vis_channels=8, codec=CodecConfig(input_size=64, heatmap_size=16))
+TINY = ModelConfig(channels=16, fine_channels=16, vis_channels=8, codec=CodecConfig(input_size=64, heatmap_size=16))
 
 
 def _synthetic_batch(n=8, seed=0):
