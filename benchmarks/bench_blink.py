@@ -29,7 +29,7 @@ from occface_core.backends import BackendError, create_backend
 from occface_core.layout import IBUG68, eye_aspect_ratio
 from occface_core.metrics import roc_auc
 from retarget.stage import RetargetOptions, RetargetStage
-from tracking.detector import BlazeFaceDetector
+from occface_core.detector import BlazeFaceDetector
 from tracking.tracker import FaceTracker
 from tracking.types import FaceResult
 

@@ -25,7 +25,7 @@ import numpy as np
 from benchmarks.faces import face_frame, read_records, with_sensor_noise
 from occface_core.backends import BackendError, create_backend
 from occface_core.layout import IBUG68, interocular
-from tracking.detector import BlazeFaceDetector
+from occface_core.detector import BlazeFaceDetector
 from tracking.tracker import FaceTracker
 
 FRONTAL_SOURCES = ("helen", "afw", "ytf")

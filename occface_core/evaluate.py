@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .detector import BlazeFaceDetector, landmark_box_from_detection, largest
 from .layout import IBUG68
 from .metrics import EvaluationResult, landmark_metrics, plot_ced, visibility_metrics
 from .types import Box
@@ -43,13 +44,11 @@ def _gt_roi(points68: np.ndarray, margin: float = 0.25) -> Box:
 
 class _DetectBox:
     def __init__(self):
-        from tracking.detector import BlazeFaceDetector, landmark_box_from_detection, largest
         self.det = BlazeFaceDetector(min_score=0.3, full_range=False)
-        self.to_landmark_box, self.largest = landmark_box_from_detection, largest
 
     def __call__(self, image: np.ndarray) -> Box | None:
-        d = self.largest(self.det.detect(image))
-        return None if d is None else self.to_landmark_box(d.box).enlarged(0.25)
+        d = largest(self.det.detect(image))
+        return None if d is None else landmark_box_from_detection(d.box).enlarged(0.25)
 
 
 def evaluate(records: list[dict], root: Path, backend, box_mode: str, face_threshold: float,

@@ -53,6 +53,14 @@ class Box:
 
 
 @dataclass
+class Detection:
+    """A face box from a detector, with its confidence."""
+
+    box: Box
+    score: float
+
+
+@dataclass
 class LandmarkPrediction:
     """What a landmark backend returns for one face crop, in frame pixels.
 

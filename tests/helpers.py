@@ -5,7 +5,7 @@ import numpy as np
 
 from occface_core.layout import NUM_POINTS
 from occface_core.types import Box, LandmarkPrediction
-from tracking.types import Detection
+from occface_core.types import Detection
 
 
 def face_points_in(box: Box) -> np.ndarray:

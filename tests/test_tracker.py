@@ -63,7 +63,7 @@ def test_a_face_whose_centre_leaves_the_frame_is_lost():
 def mediapipe_run():
     """The real detector and MediaPipe backend over the generated demo clip."""
     from occface_core.backends import create_backend
-    from tracking.detector import BlazeFaceDetector
+    from occface_core.detector import BlazeFaceDetector
 
     spec = ClipSpec()
     photo = __import__("cv2").imread(str(__import__("tracking.demo_clip", fromlist=["x"]).DEFAULT_PHOTO))

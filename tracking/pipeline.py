@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from occface_core.backends import LandmarkBackend
+from occface_core.detector import FaceDetector
 
 from .capture import CaptureThread
-from .detector import FaceDetector
 from .smoother import LandmarkKalmanSmoother, SmootherOptions
 from .tracker import FaceTracker, TrackerOptions
 from .types import FaceResult, Frame

@@ -13,7 +13,7 @@ from typing import Any
 from occface_core.backends import BackendError, create_backend
 
 from .capture import CaptureThread, SourceError
-from .detector import BlazeFaceDetector
+from occface_core.detector import BlazeFaceDetector
 from .pipeline import Pipeline, PipelineOptions, Sink, Stage
 from .recording import FrameExporter, OutputError, VideoRecorder
 

@@ -16,7 +16,7 @@ from occface_core.backends import LandmarkBackend
 from occface_core.layout import IBUG68
 from occface_core.types import Box, LandmarkPrediction
 
-from .detector import FaceDetector, landmark_box_from_detection, largest
+from occface_core.detector import FaceDetector, landmark_box_from_detection, largest
 
 
 @dataclass(frozen=True)

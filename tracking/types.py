@@ -22,12 +22,6 @@ class Frame:
 
 
 @dataclass
-class Detection:
-    box: Box
-    score: float
-
-
-@dataclass
 class FaceResult:
     """The pipeline's answer for one frame.
 

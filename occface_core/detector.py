@@ -11,10 +11,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from occface_core.native_logs import quiet_native_stderr
-from occface_core.types import Box
-
-from .types import Detection
+from .native_logs import quiet_native_stderr
+from .types import Box, Detection
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
