@@ -14,6 +14,9 @@ CLI (the evaluation helper): make an occluded copy of a labelled set with exact 
 
     python -m occface_core.occluders --data ../shared/data/faces/annotations.jsonl --split val \\
         --out runs/val_occluded --seed 7
+    # one family never seen in training, for the held-out table
+    python -m occface_core.occluders --data ../shared/data/faces/annotations.jsonl --split val \\
+        --out runs/val_occ_hand --seed 7 --kinds hand
 """
 from __future__ import annotations
 
@@ -33,6 +36,9 @@ import torch.nn.functional as F
 log = logging.getLogger(__name__)
 
 KINDS = ("mask", "shape", "bar", "patch")
+# Families the training never draws: occluded copies made with these measure how the visibility head
+# handles occluders it has not seen (a hand with fingers, glasses frames, hair strands, a microphone).
+HELD_OUT_KINDS = ("hand", "glasses", "hair", "microphone")
 # jaw / nose anchor landmarks for the template anchors a..f (image-left to image-right)
 _MASK_ANCHORS = (1, 28, 15, 5, 8, 11)
 
@@ -185,11 +191,90 @@ class OccluderBank:
             colour = self._fill(rng, h, w)
         return colour, mask
 
+    # -- held-out kinds (evaluation only) -------------------------------------------------------
+    @staticmethod
+    def _skin(rng, h: int, w: int) -> np.ndarray:
+        lightness = rng.uniform(70, 235)   # dark to pale skin, BGR with red highest and blue lowest
+        base = lightness * np.array([rng.uniform(0.55, 0.72), rng.uniform(0.72, 0.85), 1.0])
+        img = np.empty((h, w, 3), np.float32)
+        img[:] = base
+        img *= np.linspace(rng.uniform(0.75, 0.95), 1.05, w, dtype=np.float32)[None, :, None]   # side light
+        img += rng.normal(0, 4, (h, w, 1))
+        return np.clip(img, 0, 255).astype(np.uint8)
+
+    def _hand(self, rng, image, points):
+        """A palm with four fingers, raised from below or the side over the mouth, cheek or an eye."""
+        h, w = image.shape[:2]
+        io = float(np.linalg.norm(points[45] - points[36]))
+        target = points[rng.choice([62, 48, 54, 36, 45, 30])] + rng.normal(0, 0.1 * io, 2)
+        angle = rng.uniform(-np.pi / 2 - 0.9, -np.pi / 2 + 0.9)           # fingers point roughly up
+        up = np.array([np.cos(angle), np.sin(angle)])
+        side = np.array([-up[1], up[0]])
+        palm = target - up * 0.55 * io
+        mask = np.zeros((h, w), np.uint8)
+        cv2.ellipse(mask, tuple(int(v) for v in palm), (int(0.5 * io), int(0.62 * io)),
+                    float(np.degrees(angle)) + 90, 0, 360, 1, -1)
+        cv2.line(mask, tuple(int(v) for v in palm), tuple(int(v) for v in palm - up * 2 * io), 1, int(0.9 * io))
+        for k in range(4):
+            base = palm + side * (k - 1.5) * 0.24 * io + up * 0.4 * io
+            tip = base + up * rng.uniform(0.5, 0.85) * io
+            cv2.line(mask, tuple(int(v) for v in base), tuple(int(v) for v in tip), 1, max(2, int(0.2 * io)))
+        return self._skin(rng, h, w), mask
+
+    def _glasses(self, rng, image, points):
+        """Frames round both eyes; half the time dark lenses (sunglasses) hide the eyes too."""
+        h, w = image.shape[:2]
+        io = float(np.linalg.norm(points[45] - points[36]))
+        mask = np.zeros((h, w), np.uint8)
+        dark = rng.random() < 0.5
+        rim = max(2, int(rng.uniform(0.04, 0.08) * io))
+        centres = [points[36:42].mean(0), points[42:48].mean(0)]
+        tilt = float(np.degrees(np.arctan2(*(centres[1] - centres[0])[::-1])))
+        axes = (int(rng.uniform(0.26, 0.34) * io), int(rng.uniform(0.18, 0.26) * io))
+        for c in centres:
+            cv2.ellipse(mask, tuple(int(v) for v in c), axes, tilt, 0, 360, 1, -1 if dark else rim)
+        cv2.line(mask, tuple(int(v) for v in centres[0] + (axes[0], 0)),
+                 tuple(int(v) for v in centres[1] - (axes[0], 0)), 1, rim)
+        colour = np.full((h, w, 3), rng.uniform(5, 70, 3), np.float32) + rng.normal(0, 3, (h, w, 1))
+        return np.clip(colour, 0, 255).astype(np.uint8), mask
+
+    def _hair(self, rng, image, points):
+        """A few thick strands falling from above the brows across the forehead and one eye."""
+        h, w = image.shape[:2]
+        io = float(np.linalg.norm(points[45] - points[36]))
+        mask = np.zeros((h, w), np.uint8)
+        eye = points[36:42].mean(0) if rng.random() < 0.5 else points[42:48].mean(0)
+        for _ in range(int(rng.integers(3, 7))):
+            start = eye + np.array([rng.uniform(-0.5, 0.5) * io, -rng.uniform(0.8, 1.2) * io])
+            bend = rng.uniform(-0.4, 0.4) * io
+            ts = np.linspace(0, 1, 12)
+            curve = np.stack([start[0] + bend * np.sin(ts * np.pi) + ts * rng.uniform(-0.3, 0.3) * io,
+                              start[1] + ts * rng.uniform(1.1, 1.7) * io], 1)
+            cv2.polylines(mask, [curve.astype(np.int32)], False, 1, max(2, int(rng.uniform(0.06, 0.14) * io)))
+        colour = np.full((h, w, 3), rng.uniform(10, 90) * np.array([0.8, 0.9, 1.0]), np.float32)
+        colour += rng.normal(0, 6, (h, w, 1))
+        return np.clip(colour, 0, 255).astype(np.uint8), mask
+
+    def _microphone(self, rng, image, points):
+        """A handheld microphone: a grille ball at the mouth and its handle going down and out."""
+        h, w = image.shape[:2]
+        io = float(np.linalg.norm(points[45] - points[36]))
+        head = points[rng.choice([48, 54, 57, 62])] + rng.normal(0, 0.1 * io, 2)
+        angle = rng.uniform(np.pi / 4, 3 * np.pi / 4)
+        mask = np.zeros((h, w), np.uint8)
+        cv2.circle(mask, tuple(int(v) for v in head), int(rng.uniform(0.25, 0.35) * io), 1, -1)
+        end = head + 2.5 * io * np.array([np.cos(angle), np.sin(angle)])
+        cv2.line(mask, tuple(int(v) for v in head), tuple(int(v) for v in end), 1, int(0.28 * io))
+        colour = np.full((h, w, 3), rng.uniform(20, 120), np.float32) + rng.normal(0, 10, (h, w, 1))
+        return np.clip(colour, 0, 255).astype(np.uint8), mask
+
     def apply(self, rng: np.random.Generator, image: np.ndarray, points: np.ndarray,
               kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Paint one occluder; returns (new image, mask uint8 0/1 of the image's size)."""
         kind = kind or self.kinds[rng.integers(len(self.kinds))]
-        fn = {"mask": self._mask_template, "shape": self._shape, "bar": self._bar, "patch": self._patch}[kind]
+        fn = {"mask": self._mask_template, "shape": self._shape, "bar": self._bar, "patch": self._patch,
+              "hand": self._hand, "glasses": self._glasses, "hair": self._hair,
+              "microphone": self._microphone}[kind]
         res = fn(rng, image, points)
         if res is None:
             res = self._shape(rng, image, points)
@@ -228,7 +313,7 @@ def point_occlusion(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def make_occluded_copy(data: Path, out: Path, occluders: Path, split: str | None, seed: int,
-                       min_occluded: int = 3, limit: int | None = None) -> int:
+                       min_occluded: int = 3, limit: int | None = None, kinds: tuple[str, ...] = KINDS) -> int:
     """Write occluded copies of a labelled set with exact per-point visibility; returns the count."""
     from tqdm import tqdm
     records = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
@@ -236,7 +321,7 @@ def make_occluded_copy(data: Path, out: Path, occluders: Path, split: str | None
         records = [r for r in records if r.get("split") == split]
     if limit:
         records = records[:limit]
-    bank = OccluderBank(occluders, kinds=("mask", "shape", "bar", "patch"))
+    bank = OccluderBank(occluders, kinds=kinds)
     rng = np.random.default_rng(seed)
     (out / "images").mkdir(parents=True, exist_ok=True)
     lines = []
@@ -276,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="output folder (images/ + annotations.jsonl)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS + HELD_OUT_KINDS,
+                        help=f"occluder families to draw from (training uses {', '.join(KINDS)}; "
+                             f"{', '.join(HELD_OUT_KINDS)} are never trained on)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.data.is_file():
@@ -286,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: occluders folder not found (no masks.cfg): {occ}", file=sys.stderr)
         return 2
     try:
-        n = make_occluded_copy(args.data, args.out, occ, args.split or None, args.seed, limit=args.limit)
+        n = make_occluded_copy(args.data, args.out, occ, args.split or None, args.seed, limit=args.limit,
+                               kinds=tuple(args.kinds))
     except FileNotFoundError as e:
         print(f"error: image not found: {e}", file=sys.stderr)
         return 2

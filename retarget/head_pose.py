@@ -1,130 +1,155 @@
-"""The head pose value and the rotation helpers shared by the estimator and the senders.
+"""Head pose by weighted PnP against the reference head, warm-started from the previous frame.
 
-Camera frame (OpenCV): x to the image right, y down, z away from the camera. The identity rotation is
-a head squarely facing the camera. Euler angles use the subject's point of view:
-pitch > 0 looks up, yaw > 0 turns toward the subject's own left, roll > 0 tilts the top of the head
-toward the subject's own left shoulder (all in degrees, applied yaw, then pitch, then roll).
+Camera model: a pinhole with the principal point at the frame centre and no distortion. The focal
+length is the user's when given; otherwise it follows from the frame width and an assumed horizontal
+field of view of 60 degrees (typical of laptop and USB webcams: f = 0.866 * width). A wrong focal length
+mostly scales the estimated distance; rotation is little affected.
+
+Which landmarks: only those that stay put with expressions -- nose, eye corners, the upper jaw contour,
+brows (weak) and ears (weak, their 3D prior is coarse). Lips, lower jaw, eyelids and irises move with
+expressions and are left out, so opening the mouth does not nod the head. Each point is weighted by its
+visibility on top of that (weight 0 below `min_visibility`), so a hand over the face does not tilt it.
+The fit is Gauss-Newton on the weighted reprojection error with Huber re-weighting, starting from the
+last frame's pose; a fresh SQPnP solution is used on the first frame or when the warm start fails.
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
-from typing import Any
 
+import cv2
 import numpy as np
 
-Quat = tuple[float, float, float, float]
-Vec3 = tuple[float, float, float]
+from occface_core.layout import NUM_POINTS
+
+from .face_model import FaceModel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HFOV_DEG = 60.0
+
+
+def rigid_weights() -> np.ndarray:
+    """How much each landmark may pull on the head pose, before visibility (0 = expression-driven)."""
+    w = np.zeros(NUM_POINTS)
+    w[[0, 1, 2, 3, 13, 14, 15, 16]] = 0.6          # upper jaw contour, near the ears
+    w[17:27] = 0.3                                  # brows move with expressions a little
+    w[27:31] = 1.0                                  # nose bridge
+    w[31:36] = 1.0                                  # nose base
+    w[[36, 39, 42, 45]] = 1.0                       # eye corners
+    w[86:100] = 0.25                                # ears: coarse 3D prior
+    return w
 
 
 @dataclass(frozen=True)
-class HeadPose:
-    """Head rotation and translation of one frame.
-
-    quaternion: (x, y, z, w), unit, head rotation in the camera frame (identity = facing the camera).
-    euler_deg: (pitch, yaw, roll) in degrees, signs as in the module docstring.
-    translation: (x, y, z) metres from the camera to the head origin (the nose-bridge top, iBUG 27).
-    rotation_from_neutral / translation_from_neutral: the same relative to the calibrated neutral pose,
-    which is what an avatar should follow (a camera above the screen then does not tilt the avatar).
-    reprojection_error_px: weighted RMS reprojection error; points_used: landmarks that took part.
-    """
-
-    quaternion: Quat
-    euler_deg: Vec3
-    translation: Vec3
-    rotation_from_neutral: Quat = (0.0, 0.0, 0.0, 1.0)
-    translation_from_neutral: Vec3 = (0.0, 0.0, 0.0)
-    reprojection_error_px: float = 0.0
-    points_used: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able lists and floats."""
-        return {
-            "quaternion": [float(v) for v in self.quaternion],
-            "euler_deg": [float(v) for v in self.euler_deg],
-            "translation": [float(v) for v in self.translation],
-            "rotation_from_neutral": [float(v) for v in self.rotation_from_neutral],
-            "translation_from_neutral": [float(v) for v in self.translation_from_neutral],
-            "reprojection_error_px": float(self.reprojection_error_px),
-            "points_used": int(self.points_used),
-        }
+class PoseOptions:
+    focal_length_px: float | None = None
+    hfov_deg: float = DEFAULT_HFOV_DEG
+    min_visibility: float = 0.35        # below this a point is left out
+    min_points: int = 6
+    iterations: int = 6
+    huber_fraction: float = 0.04        # Huber threshold as a fraction of the face size in pixels
+    max_error_fraction: float = 0.15    # a fit worse than this (RMS / face size) is rejected
 
 
-def matrix_to_quat(r: np.ndarray) -> Quat:
-    """Rotation matrix -> unit quaternion (x, y, z, w) with w >= 0 (Shepperd's method, stable)."""
-    m = np.asarray(r, dtype=np.float64)
-    tr = m[0, 0] + m[1, 1] + m[2, 2]
-    if tr > 0:
-        s = math.sqrt(tr + 1.0) * 2
-        w, x, y, z = 0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s
-    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
-        s = math.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) * 2
-        w, x, y, z = (m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s
-    elif m[1, 1] > m[2, 2]:
-        s = math.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) * 2
-        w, x, y, z = (m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s
-    else:
-        s = math.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
-        w, x, y, z = (m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s
-    q = np.array([x, y, z, w])
-    q /= np.linalg.norm(q)
-    if q[3] < 0:
-        q = -q
-    return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
+@dataclass(frozen=True)
+class PoseFit:
+    """One solution: Rodrigues rvec, translation in model units (cm), rotation matrix, quality."""
+
+    rvec: np.ndarray
+    tvec: np.ndarray
+    rotation: np.ndarray
+    rms_px: float
+    points_used: int
+    camera_matrix: np.ndarray
 
 
-def quat_to_matrix(q: Quat) -> np.ndarray:
-    x, y, z, w = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+def camera_matrix(frame_size: tuple[int, int], focal_length_px: float | None = None,
+                  hfov_deg: float = DEFAULT_HFOV_DEG) -> np.ndarray:
+    w, h = frame_size
+    f = float(focal_length_px) if focal_length_px else w / (2.0 * math.tan(math.radians(hfov_deg) / 2.0))
+    return np.array([[f, 0.0, w / 2.0], [0.0, f, h / 2.0], [0.0, 0.0, 1.0]])
 
 
-def _rx(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+class HeadPoseEstimator:
+    """Weighted, warm-started PnP of the 100 smoothed landmarks against a `FaceModel`."""
 
+    def __init__(self, model: FaceModel, options: PoseOptions | None = None):
+        self.model = model
+        self.options = options or PoseOptions()
+        self._base_weights = rigid_weights()
+        self._last: PoseFit | None = None
 
-def _ry(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    def reset(self) -> None:
+        """Forget the warm start (after the face was lost)."""
+        self._last = None
 
+    def estimate(self, points: np.ndarray, visibility: np.ndarray | None,
+                 frame_size: tuple[int, int]) -> PoseFit | None:
+        opts = self.options
+        pts = np.asarray(points, dtype=np.float64).reshape(NUM_POINTS, 2)
+        vis = np.ones(NUM_POINTS) if visibility is None else np.asarray(visibility, dtype=np.float64)
+        weights = self._base_weights * np.where(vis >= opts.min_visibility, vis, 0.0)
+        weights[~np.isfinite(pts).all(axis=1)] = 0.0
+        used = np.flatnonzero(weights > 0)
+        if used.size < opts.min_points:
+            return None
+        k = camera_matrix(frame_size, opts.focal_length_px, opts.hfov_deg)
+        obj, img, w = self.model.points[used], pts[used], weights[used]
+        face_px = max(float(np.ptp(img[:, 0])), float(np.ptp(img[:, 1])), 1.0)
 
-def _rz(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+        fit = None
+        if self._last is not None and np.array_equal(self._last.camera_matrix, k):
+            fit = self._refine(obj, img, w, self._last.rvec, self._last.tvec, k, face_px)
+        if fit is None or fit.rms_px > opts.max_error_fraction * face_px:
+            fit = self._cold_start(obj, img, w, k, face_px) or fit
+        if fit is None or fit.rms_px > opts.max_error_fraction * face_px or fit.tvec[2] <= 0:
+            self._last = None
+            return None
+        self._last = fit
+        return fit
 
+    def _cold_start(self, obj, img, w, k, face_px) -> PoseFit | None:
+        strong = w >= 0.5 * w.max()
+        o, i = (obj[strong], img[strong]) if strong.sum() >= self.options.min_points else (obj, img)
+        try:
+            ok, rvec, tvec = cv2.solvePnP(o.reshape(-1, 1, 3), i.reshape(-1, 1, 2), k, None,
+                                          flags=cv2.SOLVEPNP_SQPNP)
+        except cv2.error as exc:
+            log.debug("SQPnP failed: %s", exc)
+            return None
+        if not ok:
+            return None
+        return self._refine(obj, img, w, rvec.ravel(), tvec.ravel(), k, face_px)
 
-def euler_to_matrix(pitch_deg: float, yaw_deg: float, roll_deg: float) -> np.ndarray:
-    """Subject-centred angles -> camera-frame rotation (the inverse of `matrix_to_euler`).
-
-    The signs make the angles subject-centred: yaw toward the subject's left moves the nose (facing -z)
-    toward +x, the image right of an unmirrored camera; pitch up moves it toward -y.
-    """
-    return _ry(-math.radians(yaw_deg)) @ _rx(-math.radians(pitch_deg)) @ _rz(math.radians(roll_deg))
-
-
-def matrix_to_euler(r: np.ndarray) -> Vec3:
-    """Camera-frame rotation -> (pitch, yaw, roll) degrees for R = Ry(-yaw) Rx(-pitch) Rz(roll)."""
-    m = np.asarray(r, dtype=np.float64)
-    # For R = Ry(a) Rx(b) Rz(c): m[1,2] = -sin(b), m[0,2] = sin(a)cos(b), m[2,2] = cos(a)cos(b),
-    # m[1,0] = cos(b)sin(c), m[1,1] = cos(b)cos(c).
-    b = math.asin(max(-1.0, min(1.0, -m[1, 2])))
-    a = math.atan2(m[0, 2], m[2, 2])
-    c = math.atan2(m[1, 0], m[1, 1])
-    return (-math.degrees(b), -math.degrees(a), math.degrees(c))
-
-
-def quat_multiply(a: Quat, b: Quat) -> Quat:
-    ax, ay, az, aw = a
-    bx, by, bz, bw = b
-    return (aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz)
-
-
-def quat_conjugate(q: Quat) -> Quat:
-    return (-q[0], -q[1], -q[2], q[3])
+    def _refine(self, obj, img, w, rvec, tvec, k, face_px) -> PoseFit | None:
+        """Gauss-Newton with Huber weights on the weighted reprojection residuals (6 unknowns)."""
+        params = np.concatenate([np.asarray(rvec, float).ravel(), np.asarray(tvec, float).ravel()])
+        huber = self.options.huber_fraction * face_px
+        lam = 1e-6
+        for _ in range(self.options.iterations):
+            proj, jac = cv2.projectPoints(obj, params[:3], params[3:], k, None)
+            r = (proj.reshape(-1, 2) - img)
+            dist = np.linalg.norm(r, axis=1)
+            robust = np.where(dist <= huber, 1.0, huber / np.maximum(dist, 1e-9))
+            ww = np.repeat(w * robust, 2)
+            j = jac[:, :6]
+            jw = j * ww[:, None]
+            h = j.T @ jw + lam * np.eye(6)
+            g = jw.T @ r.ravel()
+            try:
+                step = np.linalg.solve(h, -g)
+            except np.linalg.LinAlgError:
+                return None
+            params += step
+            if np.abs(step).max() < 1e-6:
+                break
+        if not np.isfinite(params).all():
+            return None
+        proj, _ = cv2.projectPoints(obj, params[:3], params[3:], k, None)
+        err = np.linalg.norm(proj.reshape(-1, 2) - img, axis=1)
+        rms = float(np.sqrt(np.sum(w * err ** 2) / np.sum(w)))
+        rot, _ = cv2.Rodrigues(params[:3])
+        return PoseFit(rvec=params[:3].copy(), tvec=params[3:].copy(), rotation=rot, rms_px=rms,
+                       points_used=int(w.size), camera_matrix=k)

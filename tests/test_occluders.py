@@ -39,3 +39,28 @@ def test_occluder_bank_without_assets_paints_and_reports_its_mask():
         assert mask.sum() > 0
         changed = (out != img).any(-1)
         assert not changed[mask == 0].any()      # nothing painted outside the reported mask
+
+
+def test_held_out_families_cover_the_face_parts_they_are_made_for():
+    """The families training never sees: each paints an image-sized mask over the region it names."""
+    from occface_core.occluders import HELD_OUT_KINDS, KINDS
+    assert not set(HELD_OUT_KINDS) & set(KINDS)
+    t = np.linspace(-1.2, 1.2, 17)
+    pts = np.zeros((68, 2))
+    pts[:17] = np.stack([112 + 60 * np.sin(t), 100 + 60 * np.cos(t)], 1)
+    pts[17:27] = np.stack([np.linspace(70, 154, 10), np.full(10, 72)], 1)
+    pts[27:36] = [112, 100]
+    pts[36:42] = np.stack([np.linspace(76, 100, 6), np.full(6, 88)], 1)     # right eye around x 88
+    pts[42:48] = np.stack([np.linspace(124, 148, 6), np.full(6, 88)], 1)    # left eye around x 136
+    pts[48:68] = np.stack([np.linspace(92, 132, 20), np.full(20, 140)], 1)  # mouth at y 140
+    image = np.full((224, 224, 3), 128, np.uint8)
+    bank = OccluderBank(None)
+    region = {"glasses": range(36, 48), "hair": range(17, 48), "hand": range(17, 68), "microphone": range(48, 68)}
+    for k, kind in enumerate(HELD_OUT_KINDS):
+        for seed in range(5):
+            out, mask = bank.apply(np.random.default_rng([k, seed]), image, pts, kind)
+            assert out.shape == image.shape and mask.shape == image.shape[:2]
+            assert mask.sum() > 0 and (out[mask > 0] != 128).any()
+            x0, y0 = pts[list(region[kind])].min(0).astype(int) - 15
+            x1, y1 = pts[list(region[kind])].max(0).astype(int) + 15
+            assert mask[y0:y1, x0:x1].any(), (kind, seed)      # clear glasses may hide no point, only their rim
