@@ -13,12 +13,26 @@ def _metrics(nme):
 
 def test_tables_show_measured_rows_with_their_commands(tmp_path):
     rows = model_card.rows("D.jsonl", "O.jsonl")
-    (tmp_path / f"{rows[0].out}.json").write_text(json.dumps(_metrics(0.125)))
+    assert rows[0].out == "occface_val_detect"      # the headline is what the app meets: detector boxes
+    gt_row = next(i for i, r in enumerate(rows, 1) if r.out == "occface_val")
+    (tmp_path / "occface_val.json").write_text(json.dumps(_metrics(0.125)))
     text = model_card.evaluation_tables(rows, tmp_path)
-    assert "| OccFace [1] | val | 0.1250 | 0.1250 | 0.1250 | 0.2500 | 0.1000 | 0.5000 | 3/10 | 0.9000 |" in text
+    assert f"| OccFace [{gt_row}] | val | 0.1250 | 0.1250 | 0.1250 | 0.2500 | 0.1000 | 0.5000 | 3/10 | 0.9000 |" in text
     assert f"python -m occface_core.evaluate --data D.jsonl --split val --box gt --model occface --out {tmp_path}/occface_val.json" in text
     assert "helen 0.9100 / 0.8100" in text
-    assert "[2]" not in text      # rows without a metrics file are left out, not invented
+    assert "[1]" not in text      # rows without a metrics file are left out, not invented
+
+
+def test_held_out_summary_averages_the_families_that_were_measured(tmp_path):
+    rows = model_card.rows("D.jsonl", "O.jsonl", "F")
+    held_out = [r for r in rows if r.dataset.startswith("held-out")]
+    assert {r.args.split()[1] for r in held_out} == {f"F/val_occ_{f}/annotations.jsonl" for f in model_card.HELD_OUT_FAMILIES}
+    for r, auc in zip([r for r in held_out if r.model == "occface"][:2], (0.9, 0.8)):
+        m = _metrics(0.1)
+        m["visibility"]["roc_auc"] = auc
+        (tmp_path / f"{r.out}.json").write_text(json.dumps(m))
+    text = model_card.held_out_summary(rows, tmp_path)
+    assert "| OccFace | 2 | 0.8500 | 0.2000 |" in text and "MediaPipe" not in text
 
 
 def test_evaluate_arguments_parse():
