@@ -17,8 +17,10 @@ import sys
 import threading
 from pathlib import Path
 
+from app.session import SessionConfig, build_session
+from occface_core.backends import BACKEND_NAMES, ModelName
+from occface_core.errors import UserError
 from tracking.demo_clip import DEFAULT_CLIP
-from tracking.session import SessionConfig, SessionError, build_session
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--headless", action="store_true", help="run without a window")
     parser.add_argument("--realtime", action="store_true",
                         help="play a video file at its frame rate and drop frames that come too late, like a camera")
-    parser.add_argument("--model", choices=("auto", "occface", "mediapipe"), default="auto",
+    parser.add_argument("--model", choices=BACKEND_NAMES, default=ModelName.AUTO.value,
                         help="landmark model (auto: OccFace when its weights are present)")
     parser.add_argument("--weights", type=Path, help="OccFace weights (.onnx or .pt) instead of the shipped ones")
     parser.add_argument("--record", type=Path, metavar="VIDEO", help="write the annotated video (.mp4 or .avi)")
@@ -61,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def config_from_args(args: argparse.Namespace) -> SessionConfig:
     source: int | Path = args.camera if args.camera is not None else (args.video or DEFAULT_CLIP)
-    return SessionConfig(source=source, model=args.model, weights=args.weights, record=args.record,
+    return SessionConfig(source=source, model=ModelName(args.model), weights=args.weights, record=args.record,
                          export=args.export, osc=list(args.osc), max_frames=args.max_frames, realtime=args.realtime,
                          smoothing=not args.no_smoothing, retarget=not args.no_retarget, mirror=args.mirror,
                          focal_length_px=args.focal_length, calibration=args.calibration)
@@ -133,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.main_window import run_app  # Qt is imported only for the window
 
         return run_app(config)
-    except SessionError as exc:
+    except UserError as exc:  # every user mistake, wherever found: one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

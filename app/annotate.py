@@ -13,9 +13,8 @@ import cv2
 import numpy as np
 
 from occface_core.layout import CONTOURS
-from retarget.head_pose import quat_to_matrix
-
-from .types import FaceResult
+from retarget.rotation import quat_to_matrix
+from tracking.types import FaceResult
 
 YELLOW, BLUE, GREEN, ORANGE, WHITE, GREY = (0, 255, 255), (255, 120, 0), (80, 220, 80), (0, 160, 255), (255, 255, 255), (140, 140, 140)
 AXIS_COLOURS = ((0, 0, 255), (0, 255, 0), (255, 0, 0))  # x red, y green, z blue
@@ -149,11 +148,11 @@ class _LabelCache:
 
 
 def _draw_head_axes(img: np.ndarray, result: FaceResult) -> None:
-    pose = result.extras.get("head_pose")
+    pose = result.head_pose
     if pose is None or result.points is None:
         return
     rotation = quat_to_matrix(pose.quaternion)  # camera from head
-    if result.extras.get("pose_mirrored"):
+    if result.pose_mirrored:
         # the pose is of the mirrored face (--mirror); the image drawn on is not mirrored
         rotation = FLIP_X @ rotation @ FLIP_X
     origin = result.points[30]  # nose tip
@@ -166,7 +165,7 @@ def _draw_head_axes(img: np.ndarray, result: FaceResult) -> None:
 
 
 def _draw_blendshape_bars(img: np.ndarray, result: FaceResult, names: tuple[str, ...], scale: float) -> None:
-    shapes = result.extras.get("blendshapes")
+    shapes = result.blendshapes
     if not shapes:
         return
     h, w = img.shape[:2]

@@ -28,8 +28,8 @@ from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QF
                              QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QScrollArea, QSizePolicy, QSlider,
                              QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
-from tracking.annotate import OverlayOptions, OverlayRenderer
-from tracking.session import SessionConfig
+from app.annotate import OverlayOptions, OverlayRenderer
+from app.session import SessionConfig
 
 from .cameras import CameraInfo, list_cameras
 from .widgets import BlendshapeMeters, HeadPoseReadout, OscTargetsPanel, VideoView
@@ -614,8 +614,8 @@ class MainWindow(QMainWindow):
                     self.view.set_frame(self._annotated(result), result.frame_index)
                 if now - self._last_panel_update >= 0.2:  # meters and readout: 5 updates a second
                     self._last_panel_update = now
-                    self.meters.set_values(result.extras.get("blendshapes"))
-                    self.pose_readout.set_pose(result.extras.get("head_pose"))
+                    self.meters.set_values(result.blendshapes)
+                    self.pose_readout.set_pose(result.head_pose)
             except Exception as exc:  # a drawing fault must not freeze the window
                 log.exception("drawing failed")
                 self.show_error(f"drawing the frame failed: {exc}")

@@ -14,15 +14,17 @@ from typing import Any
 import cv2
 import numpy as np
 
+from occface_core.errors import UserError
 from occface_core.layout import NUM_POINTS
+from retarget.arkit import ARKIT_NAMES
+from tracking.types import FaceResult, HeadPose
 
 from .annotate import OverlayOptions, OverlayRenderer, annotate
-from .types import FaceResult
 
 log = logging.getLogger(__name__)
 
 
-class OutputError(RuntimeError):
+class OutputError(UserError):
     """An output file cannot be written; the message is fit for the user."""
 
 
@@ -70,21 +72,9 @@ class VideoRecorder:
         return {"video": str(self.path), "frames_written": self.frames_written}
 
 
-def _plain(value: Any) -> Any:
-    """Make extras JSON-able: dataclass-like objects expose to_dict(), arrays become lists."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 def frame_record(result: FaceResult) -> dict[str, Any]:
-    """The export schema of one frame (see README, "Per-frame export")."""
+    """The export schema of one frame (see README, "Per-frame export"). The pose and shape fields are
+    there when a retarget stage ran (result.calibrated is not None)."""
     record: dict[str, Any] = {
         "frame": result.frame_index,
         "timestamp": round(result.timestamp, 6),
@@ -96,50 +86,53 @@ def frame_record(result: FaceResult) -> dict[str, Any]:
         "points": np.round(result.points, 2).tolist() if result.points is not None else None,
         "visibility": np.round(result.visibility, 4).tolist() if result.visibility is not None else None,
     }
-    for key, value in result.extras.items():
-        record[key] = _plain(value)
+    if result.calibrated is not None:
+        record["head_pose"] = result.head_pose.to_dict() if result.head_pose is not None else None
+        record["pose_mirrored"] = result.pose_mirrored
+        record["blendshapes"] = {k: float(v) for k, v in (result.blendshapes or {}).items()}
+        record["calibrated"] = result.calibrated
     return record
 
 
-class FrameExporter:
-    """One JSON object per line (.jsonl) or one CSV row per frame (.csv)."""
+def csv_columns(retarget: bool) -> list[str]:
+    """The CSV header, from the schema: the record's fields flattened (see `_flatten`), pose columns
+    from the HeadPose fields and one column per ARKit blendshape when a retarget stage runs."""
+    columns = ["frame", "timestamp", "has_face", "tracked", "detected", "face_score",
+               "roi_x0", "roi_y0", "roi_x1", "roi_y1"]
+    if retarget:
+        pose: dict[str, Any] = {}
+        _flatten_into(pose, "head_pose", HeadPose((0.0, 0.0, 0.0, 1.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)).to_dict())
+        columns += [*pose, "pose_mirrored", *(f"blendshapes.{name}" for name in ARKIT_NAMES), "calibrated"]
+    columns += [axis + str(i) for i in range(NUM_POINTS) for axis in ("x", "y")]
+    return columns + [f"v{i}" for i in range(NUM_POINTS)]
 
-    def __init__(self, path: Path):
+
+class FrameExporter:
+    """One JSON object per line (.jsonl) or one CSV row per frame (.csv). `retarget`: whether the
+    pipeline has a retarget stage, which decides the CSV columns before the first frame."""
+
+    def __init__(self, path: Path, retarget: bool = True):
         self.path = Path(path)
         _check_writable(self.path)
         self._csv = self.path.suffix.lower() == ".csv"
         self._file = open(self.path, "w", newline="" if self._csv else None, encoding="utf-8")
         self._csv_writer: csv.DictWriter | None = None
-        # CSV columns are fixed by the header, and a frame without a face lacks the pose columns, so
-        # rows wait here until the first frame with a face (or a bounded count) decides the header.
-        self._pending_rows: list[dict[str, Any]] = []
+        if self._csv:
+            # A field outside the schema is a bug, not something to drop silently.
+            self._csv_writer = csv.DictWriter(self._file, fieldnames=csv_columns(retarget), extrasaction="raise")
+            self._csv_writer.writeheader()
         self.frames_written = 0
 
     def send(self, result: FaceResult) -> None:
         record = frame_record(result)
-        if self._csv:
-            self._pending_rows.append(_flatten(record))
-            if self._csv_writer is not None or result.has_face or len(self._pending_rows) >= 300:
-                self._write_pending_rows()
+        if self._csv_writer is not None:
+            self._csv_writer.writerow(_flatten(record))
         else:
             self._file.write(json.dumps(record) + "\n")
-            self._file.flush()
+        self._file.flush()
         self.frames_written += 1
 
-    def _write_pending_rows(self) -> None:
-        if not self._pending_rows:
-            return
-        if self._csv_writer is None:
-            fields = list(dict.fromkeys(k for row in self._pending_rows[::-1] for k in row))
-            self._csv_writer = csv.DictWriter(self._file, fieldnames=fields, extrasaction="ignore")
-            self._csv_writer.writeheader()
-        self._csv_writer.writerows(self._pending_rows)
-        self._pending_rows.clear()
-        self._file.flush()
-
     def close(self) -> None:
-        if self._csv:
-            self._write_pending_rows()
         self._file.close()
 
     def stats(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from PyQt6.QtWidgets import QApplication
 
     from tracking.demo_clip import DEFAULT_CLIP
-    from tracking.session import SessionConfig
+    from app.session import SessionConfig
 
     from .main_window import MainWindow, _apply_dark_theme, make_settings, prepare_qt_environment
 

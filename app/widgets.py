@@ -17,6 +17,8 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QForm
                              QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSizePolicy,
                              QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from retarget.osc import OscTargetError, parse_osc_target
+
 # --- the live view ------------------------------------------------------------------------------------
 
 
@@ -244,10 +246,6 @@ def _needs_lookup(spec: str) -> bool:
 
 def validate_spec(spec: str) -> str | None:
     """None when `spec` is a usable target, else the one-line reason."""
-    try:
-        from retarget.osc_target import OscTargetError, parse_osc_target
-    except ImportError as exc:
-        return f"OSC streaming is not available: {exc}"
     try:
         parse_osc_target(spec)
     except OscTargetError as exc:

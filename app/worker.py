@@ -26,11 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tracking.annotate import OverlayOptions
+from occface_core.errors import UserError
+from retarget.osc import create_sender
 from tracking.pipeline import RunSummary
-from tracking.recording import FrameExporter, OutputError, VideoRecorder
-from tracking.session import Session, SessionConfig, SessionError, build_session
 from tracking.types import FaceResult
+
+from .annotate import OverlayOptions
+from .recording import FrameExporter, VideoRecorder
+from .session import Session, SessionConfig, build_session
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +271,7 @@ class PipelineWorker:
     def _main(self) -> None:
         try:
             self.session = self._session_factory(self.config)
-        except SessionError as exc:
+        except UserError as exc:
             self._set_state("failed")
             self._emit("error", str(exc))
             return
@@ -450,11 +453,11 @@ class PipelineWorker:
             if video is not None:
                 recorder = VideoRecorder(Path(video), info.fps, (info.width, info.height), overlay or self._overlay)
             if export is not None:
-                exporter = FrameExporter(Path(export))
-        except (OutputError, OSError) as exc:
+                exporter = FrameExporter(Path(export), retarget=session.retarget_stage is not None)
+        except (UserError, OSError) as exc:
             if recorder is not None:
                 recorder.close()
-            msg = str(exc) if isinstance(exc, OutputError) else f"cannot record: {exc.strerror or exc}"
+            msg = str(exc) if isinstance(exc, UserError) else f"cannot record: {exc.strerror or exc}"
             self._emit("error", f"recording did not start: {msg}")
             return
         self._recorder = _ReportingSink(recorder, "video", self._emit) if recorder is not None else None
@@ -490,13 +493,8 @@ class PipelineWorker:
         if session is None or spec in self._osc:
             return
         try:
-            from retarget.osc import OscTargetError, create_sender
-        except ImportError as exc:
-            self._emit("error", f"OSC streaming is not available: {exc}", spec=spec)
-            return
-        try:
             sender = create_sender(spec)
-        except OscTargetError as exc:
+        except UserError as exc:
             self._emit("error", str(exc), spec=spec, osc=True)
             return
         self._osc[spec] = sender

@@ -46,7 +46,7 @@ def app_eye_blink(stage: RetargetStage, points: np.ndarray, visibility: np.ndarr
         result = FaceResult(frame_index=k, timestamp=k / 30.0, captured_at=0.0, frame_size=frame_size,
                             has_face=True, detected=False, points=points, visibility=visibility)
         stage.process(result)
-        shapes = result.extras["blendshapes"]
+        shapes = result.blendshapes
     return np.array([shapes[f"eyeBlink{side}"] for side in SIDES])
 
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from retarget.arkit import ARKIT_NAMES
 from tracking.demo_clip import DEFAULT_CLIP
-from tracking.session import SessionConfig, SessionError, build_session
+from app.session import SessionConfig, build_session
+from occface_core.errors import UserError
 
 
 class ShapeCollector:
@@ -30,7 +31,7 @@ class ShapeCollector:
         self.rows: list[list[float]] = []
 
     def send(self, result) -> None:
-        shapes = result.extras.get("blendshapes")
+        shapes = result.blendshapes
         if result.has_face and shapes:
             self.rows.append([float(shapes[name]) for name in ARKIT_NAMES])
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     for model in args.model:
         try:
             figures = run(args.video, model, args.weights if model == "occface" else None)
-        except SessionError as exc:
+        except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"{model}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"

@@ -26,9 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from occface_core.backends import BACKEND_NAMES  # noqa: E402  (after the path set-up above)
+
 
 def run_headless(config) -> dict:
-    from tracking.session import build_session
+    from app.session import build_session
 
     session = build_session(config)
     try:
@@ -83,7 +85,7 @@ def run_gui(config) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="auto", choices=("auto", "occface", "mediapipe"))
+    parser.add_argument("--model", default="auto", choices=BACKEND_NAMES)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--frames", type=int, default=None, help="frames per run (default: the whole clip)")
     parser.add_argument("--platform", default=None, help="Qt platform (default: offscreen unless set)")
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.main_window import _apply_dark_theme, prepare_qt_environment
     from tracking.demo_clip import DEFAULT_CLIP
-    from tracking.session import SessionConfig
+    from app.session import SessionConfig
 
     prepare_qt_environment()
     app = QApplication.instance() or QApplication(sys.argv[:1])

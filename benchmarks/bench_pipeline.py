@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from tracking.demo_clip import DEFAULT_CLIP
-from tracking.session import SessionConfig, SessionError, build_session
+from app.session import SessionConfig, build_session
+from occface_core.errors import UserError
 
 
 def _loopback_receiver():
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     for model in args.model:
         try:
             r = bench(args.video, model, args.osc, args.max_frames, True, not args.no_retarget, args.realtime)
-        except SessionError as exc:
+        except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"== {r['source']} model={r['model']}")

@@ -102,7 +102,7 @@ def run_video(video: Path, max_frames: int | None) -> dict:
     import cv2
 
     from tracking.pipeline import RunSummary
-    from tracking.session import SessionConfig, build_session  # the lead's pipeline
+    from app.session import SessionConfig, build_session  # the lead's pipeline
     from tracking.types import Frame
 
     receivers = [_sink_socket() for _ in SCHEMES]

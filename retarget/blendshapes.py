@@ -55,7 +55,7 @@ import numpy as np
 
 from .arkit import neutral_blendshapes
 from .face_model import FaceModel
-from .pose import PoseFit
+from .head_pose import PoseFit
 
 UNMEASURED = ("jawForward", "mouthDimpleLeft", "mouthDimpleRight", "tongueOut")
 DEAD_ZONE = 0.1

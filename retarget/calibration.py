@@ -30,10 +30,12 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from occface_core.errors import UserError
 from occface_core.layout import NUM_POINTS
+from tracking.types import Quat, Vec3
 
 from .arkit import ARKIT_NAMES
-from .head_pose import Quat, Vec3, matrix_to_quat, quat_to_matrix
+from .rotation import matrix_to_quat, quat_to_matrix
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ FORMAT = "occface-neutral"
 VERSION = 1
 
 
-class CalibrationError(ValueError):
+class CalibrationError(UserError):
     """A calibration file that cannot be read or is not a neutral face of this layout (one line)."""
 
 

@@ -62,7 +62,7 @@ class OscSender(ABC):
         content is the (eased) shape values, so once they settle at neutral nothing new is sent."""
         if result.has_face:
             return ("face", result.frame_index)
-        shapes = result.extras.get("blendshapes") or {}
+        shapes = result.blendshapes or {}
         return ("none", tuple(round(float(v), 4) for v in shapes.values()))
 
     # --- public API ------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from occface_core.layout import NUM_POINTS
 from tracking.types import FaceResult
 
 from .arkit import ARKIT_NAMES
-from .head_pose import HeadPose
+from tracking.types import HeadPose
 from .osc_base import OscSender, Packet
 from .osc_encode import Datagram, encode_bundle, encode_message, osc_string
 
@@ -58,11 +58,11 @@ class RawSender(OscSender):
             vis = (np.asarray(result.visibility, dtype=np.float64).reshape(NUM_POINTS)
                    if result.visibility is not None else np.ones(NUM_POINTS))
             messages.append(_floats("/occface/points", np.column_stack([pts, vis])))
-        pose: HeadPose | None = result.extras.get("head_pose")
+        pose: HeadPose | None = result.head_pose
         if result.has_face and pose is not None:
             messages.append(_floats("/occface/head/quat", np.asarray(pose.quaternion)))
             messages.append(_floats("/occface/head/euler", np.asarray(pose.euler_deg)))
             messages.append(_floats("/occface/head/pos", np.asarray(pose.translation)))
-        shapes = result.extras.get("blendshapes") or {}
+        shapes = result.blendshapes or {}
         messages.append(_floats("/occface/blend", np.array([shapes.get(n, 0.0) for n in ARKIT_NAMES])))
         return [Datagram(encode_bundle(messages))]

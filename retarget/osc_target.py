@@ -13,6 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import parse_qs, urlsplit
 
+from occface_core.errors import UserError
+
 from .arkit import ARKIT_NAMES
 
 SCHEMES = ("vmc", "vrchat", "raw")
@@ -33,7 +35,7 @@ _ALLOWED_QUERY = MappingProxyType({"vmc": frozenset({"rate", "names"}), "vrchat"
                                    "raw": frozenset({"rate"})})
 
 
-class OscTargetError(ValueError):
+class OscTargetError(UserError):
     """A target spec that cannot be used; the message is one line meant for the user."""
 
 

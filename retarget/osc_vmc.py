@@ -28,7 +28,7 @@ from typing import Sequence
 from tracking.types import FaceResult
 
 from .arkit import ARKIT_NAMES, PERFECT_SYNC_NAMES
-from .head_pose import HeadPose
+from tracking.types import HeadPose
 from .osc_base import OscSender, Packet
 from .osc_encode import Datagram, FloatMessageTemplate, encode_bundle, encode_message
 from .osc_target import OscTarget
@@ -63,10 +63,10 @@ class VmcSender(OscSender):
         self._blend = [(key, FloatMessageTemplate("/VMC/Ext/Blend/Val", name)) for key, name in zip(keys, sent)]
 
     def _build(self, result: FaceResult) -> Sequence[Packet]:
-        shapes = result.extras.get("blendshapes") or {}
+        shapes = result.blendshapes or {}
         if self._vrm:
             shapes = vrm_expressions(shapes)
-        pose: HeadPose | None = result.extras.get("head_pose")
+        pose: HeadPose | None = result.head_pose
         messages = [template.encode(float(shapes.get(key, 0.0))) for key, template in self._blend]
         messages.append(_APPLY)
         if pose is not None:
@@ -76,7 +76,7 @@ class VmcSender(OscSender):
             pos, rot = (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)
         messages.append(encode_message("/VMC/Ext/Bone/Pos", "Head", *pos, *rot))
         messages.append(_ROOT)
-        calibration = CALIBRATED if result.extras.get("calibrated", False) else CALIBRATING
+        calibration = CALIBRATED if result.calibrated else CALIBRATING
         tracking = 1 if (result.has_face and pose is not None) else 0
         messages.append(encode_message("/VMC/Ext/OK", 1, calibration, 0, tracking))
         messages.append(encode_message("/VMC/Ext/T", float(result.timestamp)))

@@ -17,7 +17,9 @@ from typing import Sequence
 
 from tracking.types import FaceResult
 
-from .head_pose import HeadPose, matrix_to_euler, quat_to_matrix
+from tracking.types import HeadPose
+
+from .rotation import matrix_to_euler, quat_to_matrix
 from .osc_base import KEEPALIVE_S, OscSender, Packet
 from .osc_encode import Datagram, FloatMessageTemplate
 from .osc_target import OscTarget, VRCHAT_HEAD_KEYS, default_vrchat_name_map
@@ -41,10 +43,10 @@ class VrchatSender(OscSender):
         return dict(self._name_map)
 
     def _values(self, result: FaceResult) -> dict[str, float]:
-        shapes = result.extras.get("blendshapes") or {}
+        shapes = result.blendshapes or {}
         values = {key: float(shapes.get(key, 0.0)) for key in self._name_map if key not in VRCHAT_HEAD_KEYS}
         if any(key in self._name_map for key in VRCHAT_HEAD_KEYS):
-            pose: HeadPose | None = result.extras.get("head_pose")
+            pose: HeadPose | None = result.head_pose
             pitch, yaw, roll = (matrix_to_euler(quat_to_matrix(pose.rotation_from_neutral))
                                 if pose is not None else (0.0, 0.0, 0.0))
             for key, angle in zip(VRCHAT_HEAD_KEYS, (pitch, yaw, roll)):

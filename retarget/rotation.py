@@ -1,4 +1,4 @@
-"""The head pose value and the rotation helpers shared by the estimator and the senders.
+"""Rotation helpers (quaternions, matrices, Euler angles) shared by the pose estimator and the senders.
 
 Camera frame (OpenCV): x to the image right, y down, z away from the camera. The identity rotation is
 a head squarely facing the camera. Euler angles use the subject's point of view:
@@ -8,46 +8,10 @@ toward the subject's own left shoulder (all in degrees, applied yaw, then pitch,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-Quat = tuple[float, float, float, float]
-Vec3 = tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class HeadPose:
-    """Head rotation and translation of one frame.
-
-    quaternion: (x, y, z, w), unit, head rotation in the camera frame (identity = facing the camera).
-    euler_deg: (pitch, yaw, roll) in degrees, signs as in the module docstring.
-    translation: (x, y, z) metres from the camera to the head origin (the nose-bridge top, iBUG 27).
-    rotation_from_neutral / translation_from_neutral: the same relative to the calibrated neutral pose,
-    which is what an avatar should follow (a camera above the screen then does not tilt the avatar).
-    reprojection_error_px: weighted RMS reprojection error; points_used: landmarks that took part.
-    """
-
-    quaternion: Quat
-    euler_deg: Vec3
-    translation: Vec3
-    rotation_from_neutral: Quat = (0.0, 0.0, 0.0, 1.0)
-    translation_from_neutral: Vec3 = (0.0, 0.0, 0.0)
-    reprojection_error_px: float = 0.0
-    points_used: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able lists and floats."""
-        return {
-            "quaternion": [float(v) for v in self.quaternion],
-            "euler_deg": [float(v) for v in self.euler_deg],
-            "translation": [float(v) for v in self.translation],
-            "rotation_from_neutral": [float(v) for v in self.rotation_from_neutral],
-            "translation_from_neutral": [float(v) for v in self.translation_from_neutral],
-            "reprojection_error_px": float(self.reprojection_error_px),
-            "points_used": int(self.points_used),
-        }
+from tracking.types import Quat, Vec3
 
 
 def matrix_to_quat(r: np.ndarray) -> Quat:
@@ -115,16 +79,3 @@ def matrix_to_euler(r: np.ndarray) -> Vec3:
     a = math.atan2(m[0, 2], m[2, 2])
     c = math.atan2(m[1, 0], m[1, 1])
     return (-math.degrees(b), -math.degrees(a), math.degrees(c))
-
-
-def quat_multiply(a: Quat, b: Quat) -> Quat:
-    ax, ay, az, aw = a
-    bx, by, bz, bw = b
-    return (aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz)
-
-
-def quat_conjugate(q: Quat) -> Quat:
-    return (-q[0], -q[1], -q[2], q[3])

@@ -3,9 +3,10 @@
     stage = RetargetStage(RetargetOptions(calibration_path=default_calibration_path("alice")))
     for result in results:              # after the smoother
         stage.process(result)
-        result.extras["head_pose"]      # HeadPose or None
-        result.extras["pose_mirrored"]  # True with RetargetOptions.mirror: the pose is of the mirrored face
-        result.extras["blendshapes"]    # {"eyeBlinkLeft": 0.02, ..., "tongueOut": 0.0}, ARKit order
+        result.head_pose                # HeadPose or None
+        result.pose_mirrored            # True with RetargetOptions.mirror: the pose is of the mirrored face
+        result.blendshapes              # {"eyeBlinkLeft": 0.02, ..., "tongueOut": 0.0}, ARKit order
+        result.calibrated               # whether a neutral face is set
     stage.calibrate_neutral()           # "neutral now": the next few face frames become the neutral
 
 Steps per frame: (mirror the landmarks if the source is a mirrored view) -> weighted PnP head pose ->
@@ -26,15 +27,15 @@ from types import MappingProxyType
 import numpy as np
 
 from occface_core.layout import MIRROR, NUM_POINTS
-from tracking.types import FaceResult
+from tracking.types import FaceResult, HeadPose
 
 from .arkit import ARKIT_NAMES, mirror_name
 from .blendshapes import BlendshapeMeasure, head_frame_points, noise_dead_zones
 from .calibration import CalibrationError, NeutralCollector, NeutralFace
 from .expression_hold import ExpressionHold, HoldOptions
 from .face_model import FaceModel, load_face_model
-from .head_pose import HeadPose, matrix_to_euler, matrix_to_quat, quat_to_matrix
-from .pose import HeadPoseEstimator, PoseOptions
+from .head_pose import HeadPoseEstimator, PoseOptions
+from .rotation import matrix_to_euler, matrix_to_quat, quat_to_matrix
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +146,10 @@ class RetargetStage:
         else:
             self._pose.reset()
             shapes = self._hold.update(None, set(), dt)
-        result.extras["head_pose"] = pose
-        result.extras["pose_mirrored"] = self.options.mirror
-        result.extras["blendshapes"] = shapes
-        result.extras["calibrated"] = self.calibrated
+        result.head_pose = pose
+        result.pose_mirrored = self.options.mirror
+        result.blendshapes = shapes
+        result.calibrated = self.calibrated
         result.timings_ms["retarget"] = (time.perf_counter() - start) * 1000.0
 
     def _dt(self, timestamp: float) -> float:

@@ -28,7 +28,7 @@ from app import main_window  # noqa: E402
 from app.main_window import MainWindow, prepare_qt_environment  # noqa: E402
 from app.worker import WorkerOptions  # noqa: E402
 from tracking.demo_clip import DEFAULT_CLIP  # noqa: E402
-from tracking.session import SessionConfig  # noqa: E402
+from app.session import SessionConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = WorkerOptions(realtime=False)

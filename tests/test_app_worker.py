@@ -14,13 +14,13 @@ pytest.importorskip("mediapipe")
 
 from app.worker import PipelineWorker, WorkerOptions, recording_paths  # noqa: E402
 from tracking.demo_clip import DEFAULT_CLIP  # noqa: E402
-from tracking.session import SessionConfig  # noqa: E402
+from app.session import SessionConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_worker_and_the_pipeline_never_import_qt():
-    code = ("import sys, app.worker, tracking.pipeline, tracking.session; "
+    code = ("import sys, app.worker, tracking.pipeline, app.session; "
             "print(sorted(m for m in sys.modules if m.startswith(('PyQt', 'PySide'))))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -86,13 +86,13 @@ def test_the_views_overlays_look_like_the_recordings():
     import cv2
     import numpy as np
 
-    from tracking.annotate import OverlayOptions, OverlayRenderer, annotate
+    from app.annotate import OverlayOptions, OverlayRenderer, annotate
 
     worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=30),
                             WorkerOptions(realtime=False)).start()
     worker.join(60)
     _, result = worker.latest()
-    assert result is not None and result.has_face and result.extras.get("head_pose") is not None
+    assert result is not None and result.has_face and result.head_pose is not None
     renderer = OverlayRenderer()
     for options in (OverlayOptions(contours=True, blendshapes=True), OverlayOptions(points=False, status=False),
                     OverlayOptions(roi=False, head_axes=False, contours=True)):
@@ -106,7 +106,7 @@ def test_the_views_overlays_look_like_the_recordings():
 
 @pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
 def test_a_recording_that_fails_while_running_is_reported_and_tracking_goes_on(tmp_path, monkeypatch):
-    from tracking.recording import FrameExporter
+    from app.recording import FrameExporter
 
     def failing_send(self, result):
         raise OSError(28, "No space left on device")

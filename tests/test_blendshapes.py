@@ -31,7 +31,7 @@ def shapes_for(stage, points3d, angles=(0, 0, 0), frame_index=0, visibility=None
     for k in range(repeat):
         result = face_result(project(points3d, *angles), frame_index=frame_index + k, visibility=visibility)
         stage.process(result)
-    return result.extras["blendshapes"]
+    return result.blendshapes
 
 
 def test_all_52_names_in_arkit_order_and_in_range(model):
@@ -69,11 +69,11 @@ def test_mirrored_view_is_an_option_not_an_accident(model):
     mirrored = (pts * np.array([-1.0, 1.0]) + np.array([FRAME[0], 0.0]))[MIRROR]
     plain = new_stage(model)
     plain.process(r := face_result(mirrored))
-    assert r.extras["blendshapes"]["eyeBlinkRight"] > 0.9  # the accident, without the option
+    assert r.blendshapes["eyeBlinkRight"] > 0.9  # the accident, without the option
     fixed = new_stage(model, mirror=True)
     fixed.process(r := face_result(mirrored))
-    assert r.extras["blendshapes"]["eyeBlinkLeft"] > 0.9 and r.extras["blendshapes"]["eyeBlinkRight"] < 0.1
-    assert r.extras["head_pose"].euler_deg[1] == pytest.approx(10, abs=0.5)
+    assert r.blendshapes["eyeBlinkLeft"] > 0.9 and r.blendshapes["eyeBlinkRight"] < 0.1
+    assert r.head_pose.euler_deg[1] == pytest.approx(10, abs=0.5)
 
 
 def test_open_jaw_raises_jaw_open_not_blinks(model):
@@ -134,8 +134,8 @@ def test_occluded_mouth_holds_then_eases_to_neutral(model):
     for k in range(10, 100):  # 3 s at 30 fps
         result = face_result(project(model.points, 0, 0, 0), frame_index=k, visibility=vis)
         stage.process(result)
-        held.append(result.extras["blendshapes"]["jawOpen"])
-        assert result.extras["blendshapes"]["eyeBlinkLeft"] < 0.1
+        held.append(result.blendshapes["jawOpen"])
+        assert result.blendshapes["eyeBlinkLeft"] < 0.1
     assert held[0] == pytest.approx(before, abs=0.02)        # holds, no twitch toward the hand
     assert held[5] == pytest.approx(before, abs=0.02)        # still held after ~0.2 s
     assert all(b <= a + 1e-9 for a, b in zip(held, held[1:]))  # then only eases down
@@ -163,8 +163,8 @@ def test_no_face_eases_to_neutral_without_pose(model):
     for k in range(5, 95):
         result = face_result(None, frame_index=k)
         stage.process(result)
-        assert result.extras["head_pose"] is None
-        values.append(result.extras["blendshapes"]["eyeBlinkLeft"])
+        assert result.head_pose is None
+        values.append(result.blendshapes["eyeBlinkLeft"])
     assert values[0] > 0.9 and values[-1] < 0.02
     assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))
 
@@ -175,8 +175,8 @@ def test_nan_landmarks_do_not_poison_pose_shapes_or_calibration(model):
     pts[[48, 62, 8]] = np.nan  # a broken upstream value
     result = face_result(pts)
     stage.process(result)
-    shapes = result.extras["blendshapes"]
-    assert result.extras["head_pose"] is not None
+    shapes = result.blendshapes
+    assert result.head_pose is not None
     assert all(np.isfinite(v) and 0.0 <= v <= 1.0 for v in shapes.values())
     for k in range(1, 12):
         stage.process(face_result(project(model.points, 0, 10, 0), frame_index=k))

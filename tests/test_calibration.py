@@ -9,7 +9,7 @@ import pytest
 from retarget.blendshapes import NO_DEAD_ZONE
 from retarget.calibration import CalibrationError, NeutralFace, default_calibration_path
 from retarget.face_model import load_face_model
-from retarget.head_pose import matrix_to_euler, quat_to_matrix
+from retarget.rotation import matrix_to_euler, quat_to_matrix
 from retarget.stage import RetargetOptions, RetargetStage
 from retarget.synthetic import close_eyes, face_result, project
 
@@ -30,14 +30,14 @@ def run(stage, points3d, angles=(0, 0, 0), start=0, frames=1, fps=30.0):
 def test_neutral_now_makes_the_users_resting_face_neutral(model):
     hooded = close_eyes(model.points, 0.45)  # this user's relaxed eyes are narrower than the mean face
     stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
-    before = run(stage, hooded).extras["blendshapes"]
+    before = run(stage, hooded).blendshapes
     assert before["eyeBlinkLeft"] > 0.3 and not stage.calibrated
     stage.calibrate_neutral()
     run(stage, hooded, start=1, frames=stage.options.neutral_now_frames)
     assert stage.calibrated
-    after = run(stage, hooded, start=10, frames=12).extras["blendshapes"]
+    after = run(stage, hooded, start=10, frames=12).blendshapes
     assert after["eyeBlinkLeft"] < 0.05 and after["eyeBlinkRight"] < 0.05
-    closed = run(stage, close_eyes(model.points), start=30).extras["blendshapes"]
+    closed = run(stage, close_eyes(model.points), start=30).blendshapes
     assert closed["eyeBlinkLeft"] > 0.9
 
 
@@ -47,15 +47,15 @@ def test_automatic_calibration_over_the_first_seconds(model, tmp_path):
     run(stage, model.points, angles=(0, 50, 0), frames=40)  # turned far away: not a neutral sample
     assert not stage.calibrated
     result = run(stage, model.points, angles=(-12, 5, 0), start=40, frames=20)
-    assert not stage.calibrated and result.extras["calibrated"] is False  # 0.63 s so far
+    assert not stage.calibrated and result.calibrated is False  # 0.63 s so far
     result = run(stage, model.points, angles=(-12, 5, 0), start=60, frames=12)
-    assert stage.calibrated and result.extras["calibrated"] is True
+    assert stage.calibrated and result.calibrated is True
     assert path.is_file(), "a new calibration is saved for the user"
     # The neutral head pose (camera above the screen) becomes the avatar's rest pose.
     result = run(stage, model.points, angles=(-12, 5, 0), start=80)
-    rel = matrix_to_euler(quat_to_matrix(result.extras["head_pose"].rotation_from_neutral))
+    rel = matrix_to_euler(quat_to_matrix(result.head_pose.rotation_from_neutral))
     assert np.allclose(rel, 0, atol=0.2)
-    assert np.allclose(result.extras["head_pose"].translation_from_neutral, 0, atol=1e-4)
+    assert np.allclose(result.head_pose.translation_from_neutral, 0, atol=1e-4)
 
 
 def test_save_and_reload_per_user(model, tmp_path, monkeypatch):
@@ -74,7 +74,7 @@ def test_save_and_reload_per_user(model, tmp_path, monkeypatch):
     again = RetargetStage(RetargetOptions(calibration_path=path), model=model)
     assert again.calibrated
     assert np.allclose(again.neutral.points, stage.neutral.points, atol=1e-4)
-    shapes = run(again, close_eyes(model.points, 0.4), angles=(0, 10, 0)).extras["blendshapes"]
+    shapes = run(again, close_eyes(model.points, 0.4), angles=(0, 10, 0)).blendshapes
     assert shapes["eyeBlinkLeft"] < 0.05
     other = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
     other.load_calibration(path)
@@ -108,11 +108,11 @@ def test_first_seconds_use_the_users_own_face_not_the_mean_head(model):
     # so a face that differs from the mean head does not read as an expression from the first frame.
     hooded = close_eyes(model.points, 0.45)
     stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=3.0), model=model)
-    first = run(stage, hooded).extras["blendshapes"]
+    first = run(stage, hooded).blendshapes
     assert first["eyeBlinkLeft"] < 0.05 and not stage.calibrated
-    later = run(stage, hooded, start=1, frames=20).extras["blendshapes"]
+    later = run(stage, hooded, start=1, frames=20).blendshapes
     assert later["eyeBlinkLeft"] < 0.05 and not stage.calibrated
-    assert run(stage, close_eyes(model.points), start=30).extras["blendshapes"]["eyeBlinkLeft"] > 0.9
+    assert run(stage, close_eyes(model.points), start=30).blendshapes["eyeBlinkLeft"] > 0.9
 
 
 def _noisy_frames(points3d, n, sigma_px, seed=0):
@@ -126,7 +126,7 @@ def _false_expression(stage, frames, start):
     for k, pts in enumerate(frames):
         result = face_result(pts, frame_index=start + k)
         stage.process(result)
-        values += [v for name, v in result.extras["blendshapes"].items() if name not in NO_DEAD_ZONE]
+        values += [v for name, v in result.blendshapes.items() if name not in NO_DEAD_ZONE]
     return float(np.mean(values))
 
 
@@ -154,7 +154,7 @@ def test_calibration_measures_the_noise_and_widens_the_dead_zones(model, tmp_pat
     smile[[54, 64], :2] += np.array([0.03, -0.05]) * d
     result = face_result(project(smile), frame_index=300)
     adaptive.process(result)
-    assert result.extras["blendshapes"]["mouthSmileLeft"] > 0.5
+    assert result.blendshapes["mouthSmileLeft"] > 0.5
 
     # the measured dead zones are part of the user's saved calibration
     reloaded = NeutralFace.load(path)

@@ -12,7 +12,9 @@ from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 
 from retarget.arkit import ARKIT_NAMES, PERFECT_SYNC_NAMES
-from retarget.head_pose import HeadPose, euler_to_matrix, matrix_to_quat
+from retarget.rotation import euler_to_matrix, matrix_to_quat
+from tracking.types import HeadPose
+from occface_core.errors import UserError
 from retarget.osc import KEEPALIVE_S, OscTargetError, create_sender, parse_osc_target
 from retarget.osc_receiver import RecordingReceiver, messages_of
 from tracking.types import FaceResult
@@ -44,10 +46,10 @@ def make_result(frame_index=1, has_face=True, shapes=None, pose=None, calibrated
         result.points = rng.uniform(100, 400, size=(100, 2))
         result.visibility = rng.uniform(0, 1, size=100)
         result.face_score = 0.93
-    result.extras["blendshapes"] = shapes if shapes is not None else {
+    result.blendshapes = shapes if shapes is not None else {
         n: round(i / 51.0, 3) for i, n in enumerate(ARKIT_NAMES)}
-    result.extras["head_pose"] = pose
-    result.extras["calibrated"] = calibrated
+    result.head_pose = pose
+    result.calibrated = calibrated
     return result
 
 
@@ -93,7 +95,7 @@ def test_parse_targets_rejects_bad_specs_with_one_line(spec, words):
         parse_osc_target(spec)
     message = str(info.value)
     assert words in message and "\n" not in message
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, UserError)  # mapped to "error: ..." and exit 2 by main.py
 
 
 def test_bad_vrchat_map_content(tmp_path):
@@ -327,7 +329,7 @@ def test_send_errors_are_counted_not_raised():
 def test_a_malformed_result_is_counted_not_raised(server):
     sender = create_sender(f"vmc://127.0.0.1:{server.port}")
     bad = make_result(pose=make_pose())
-    bad.extras["blendshapes"] = {"jawOpen": "not a number"}
+    bad.blendshapes = {"jawOpen": "not a number"}
     assert sender.send(bad) is False
     stats = sender.stats()
     assert stats["send_errors"] == 1 and "ValueError" in stats["last_error"]

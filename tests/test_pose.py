@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from retarget.face_model import load_face_model
-from retarget.head_pose import euler_to_matrix, matrix_to_euler, matrix_to_quat, quat_to_matrix
-from retarget.pose import HeadPoseEstimator, PoseOptions, camera_matrix
+from retarget.head_pose import HeadPoseEstimator, PoseOptions, camera_matrix
+from retarget.rotation import euler_to_matrix, matrix_to_euler, matrix_to_quat, quat_to_matrix
 from retarget.stage import RetargetOptions, RetargetStage
 from retarget.synthetic import face_result, open_jaw, project
 
@@ -96,7 +96,7 @@ def test_stage_head_pose_output(model):
     stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
     result = face_result(project(model.points, 10, -25, 3, translation_cm=(2, 1, 50)))
     stage.process(result)
-    pose = result.extras["head_pose"]
+    pose = result.head_pose
     assert np.isclose(np.linalg.norm(pose.quaternion), 1.0)
     assert np.allclose(pose.euler_deg, (10, -25, 3), atol=0.1)
     assert np.allclose(pose.translation, (0.02, 0.01, 0.50), atol=0.002)  # metres

@@ -76,11 +76,11 @@ def test_stage_to_vmc_face_then_no_face(model, server):
     sender.close()
 
 
-def test_extras_are_exportable_per_frame(model):
+def test_pose_and_shapes_are_exportable_per_frame(model):
     stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
     result = face_result(project(model.points, 0, 0, 0))
     stage.process(result)
-    row = {"head_pose": result.extras["head_pose"].to_dict(), "blendshapes": result.extras["blendshapes"]}
+    row = {"head_pose": result.head_pose.to_dict(), "blendshapes": result.blendshapes}
     assert json.loads(json.dumps(row))["blendshapes"]["jawOpen"] == pytest.approx(0.0, abs=0.05)
     assert "retarget" in result.timings_ms
 
@@ -88,7 +88,7 @@ def test_extras_are_exportable_per_frame(model):
 def test_vmc_head_turns_the_avatar_to_its_own_left(model, server):
     """Subject turns to their own left -> in Unity axes (x avatar right, y up, z avatar front) the head's
     front (+z) swings toward -x, the avatar's own left; looking up swings it toward +y."""
-    from retarget.head_pose import quat_to_matrix
+    from retarget.rotation import quat_to_matrix
 
     stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
     stage.calibrate_neutral()
@@ -114,7 +114,7 @@ def test_vmc_head_turns_the_avatar_to_its_own_left(model, server):
 
 def test_mirror_changes_the_streamed_pose_but_not_the_axes_drawn_on_the_image(model):
     """--mirror streams the mirrored head; the overlay is drawn on the camera image, so it must not flip."""
-    from tracking.annotate import OverlayOptions, OverlayRenderer
+    from app.annotate import OverlayOptions, OverlayRenderer
 
     only_axes = OverlayOptions(points=False, roi=False, status=False, blendshapes=False, head_axes=True)
     images, yaws = [], []
@@ -122,7 +122,7 @@ def test_mirror_changes_the_streamed_pose_but_not_the_axes_drawn_on_the_image(mo
         stage = RetargetStage(RetargetOptions(mirror=mirror))
         result = face_result(project(model.points, yaw=25.0, pitch=-10.0, roll=8.0))
         stage.process(result)
-        yaws.append(result.extras["head_pose"].euler_deg[1])
+        yaws.append(result.head_pose.euler_deg[1])
         canvas = np.zeros((480, 640, 3), np.uint8)
         OverlayRenderer().draw(canvas, result, options=only_axes)
         images.append(canvas)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 
+from occface_core.errors import UserError
 from occface_core.native_logs import quiet_native_stderr
 
 from .types import Frame
@@ -22,7 +23,7 @@ from .types import Frame
 log = logging.getLogger(__name__)
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError):
     """The camera or video cannot be opened or read; the message is fit for the user."""
 
 

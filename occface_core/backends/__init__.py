@@ -5,18 +5,20 @@ command and the app choose a backend by name.
 """
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from ..errors import UserError
 from ..types import Box, LandmarkPrediction
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_OCCFACE_WEIGHTS = ASSETS / "occface.onnx"
 
 
-class BackendError(RuntimeError):
+class BackendError(UserError):
     """A backend cannot be created (missing or corrupt weights, a missing dependency)."""
 
 
@@ -30,17 +32,34 @@ class LandmarkBackend(Protocol):
     def close(self) -> None: ...
 
 
-BACKEND_NAMES = ("auto", "occface", "mediapipe")
+class ModelName(str, Enum):
+    """The landmark models a user can choose (``--model``); AUTO is OccFace when its weights exist."""
+
+    AUTO = "auto"
+    OCCFACE = "occface"
+    MEDIAPIPE = "mediapipe"
+
+    @classmethod
+    def parse(cls, value: "str | ModelName") -> "ModelName":
+        """The one check of a model name from the user; BackendError names the choices."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise BackendError(f"unknown backend {value!r}; choose one of {', '.join(BACKEND_NAMES)}") from None
 
 
-def create_backend(name: str = "auto", weights: Path | None = None) -> LandmarkBackend:
+BACKEND_NAMES = tuple(m.value for m in ModelName)
+
+
+def create_backend(name: str | ModelName = ModelName.AUTO, weights: Path | None = None) -> LandmarkBackend:
     """Build a backend by name. "auto" is OccFace when its shipped weights exist, else MediaPipe."""
-    if name == "auto":
-        name = "occface" if (weights is not None or _occface_available()) else "mediapipe"
-    if name == "mediapipe":
+    name = ModelName.parse(name)
+    if name is ModelName.AUTO:
+        name = ModelName.OCCFACE if (weights is not None or _occface_available()) else ModelName.MEDIAPIPE
+    if name is ModelName.MEDIAPIPE:
         from .mediapipe_backend import MediaPipeMeshBackend
         return MediaPipeMeshBackend()
-    if name == "occface":
+    if name is ModelName.OCCFACE:
         path = Path(weights) if weights is not None else DEFAULT_OCCFACE_WEIGHTS
         if not path.is_file():
             raise BackendError(f"model weights not found: {path}")
@@ -49,7 +68,7 @@ def create_backend(name: str = "auto", weights: Path | None = None) -> LandmarkB
         except ImportError as exc:
             raise BackendError(f"the OccFace backend cannot be loaded: {exc}") from None
         return OccFaceBackend(path)
-    raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
+    raise AssertionError(f"unhandled model {name}")  # ModelName.parse admitted a member added above
 
 
 def _occface_available() -> bool:
