@@ -216,7 +216,7 @@ class HeadPoseReadout(QWidget):
 PROTOCOLS = (("VMC", "vmc"), ("VRChat", "vrchat"), ("Raw points", "raw"))
 DEFAULT_PORTS = {"vmc": 39539, "vrchat": 9000, "raw": 9100}
 DEFAULT_RATES = {"vmc": 60.0, "vrchat": 30.0, "raw": 60.0}
-# VMC blendshape names: what the avatar's clips are called (retarget.osc_vmc)
+# VMC blendshape names: what the avatar's clips are called (retarget.osc.vmc)
 VMC_NAMES = (("ARKit (52 shapes)", "arkit"), ("Perfect sync (52 clips)", "perfect_sync"),
              ("VRM presets (Blink, A…O, Joy…)", "vrm"))
 

@@ -9,7 +9,7 @@ stays cheap):
   (send(result), close(), stats()), OscTargetError
 - retarget.arkit: ARKIT_NAMES (the 52 names in ARKit order), PERFECT_SYNC_NAMES
 - retarget.calibration: default_calibration_path(user)
-- retarget.benchmark: ``python -m retarget.benchmark`` (capture -> OSC latency)
+- benchmarks/bench_osc_latency.py: ``python -m benchmarks.bench_osc_latency`` (capture -> OSC latency)
 
 docs/STREAMING.md explains how to receive the streams in VSeeFace / VMC programs and VRChat.
 """

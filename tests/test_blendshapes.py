@@ -9,7 +9,7 @@ from retarget.arkit import ARKIT_NAMES
 from retarget.blendshapes import UNMEASURED
 from retarget.face_model import load_face_model
 from retarget.stage import RetargetOptions, RetargetStage
-from retarget.synthetic import close_eyes, face_result, open_jaw, project
+from tests.synthetic import close_eyes, face_result, open_jaw, project
 
 FRAME = (640, 480)
 MOUTH = list(range(48, 68)) + list(range(82, 86)) + [7, 8, 9]

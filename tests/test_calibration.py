@@ -11,7 +11,7 @@ from retarget.calibration import CalibrationError, NeutralFace, default_calibrat
 from retarget.face_model import load_face_model
 from retarget.rotation import matrix_to_euler, quat_to_matrix
 from retarget.stage import RetargetOptions, RetargetStage
-from retarget.synthetic import close_eyes, face_result, project
+from tests.synthetic import close_eyes, face_result, project
 
 
 @pytest.fixture(scope="module")

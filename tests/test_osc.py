@@ -16,7 +16,7 @@ from retarget.rotation import euler_to_matrix, matrix_to_quat
 from tracking.types import HeadPose
 from occface_core.errors import UserError
 from retarget.osc import KEEPALIVE_S, OscTargetError, create_sender, parse_osc_target
-from retarget.osc_receiver import RecordingReceiver, messages_of
+from tests.osc_receiver import RecordingReceiver, messages_of
 from tracking.types import FaceResult
 from retarget.vrm_expressions import VRM_NAMES
 

@@ -10,7 +10,7 @@ from retarget.face_model import load_face_model
 from retarget.head_pose import HeadPoseEstimator, PoseOptions, camera_matrix
 from retarget.rotation import euler_to_matrix, matrix_to_euler, matrix_to_quat, quat_to_matrix
 from retarget.stage import RetargetOptions, RetargetStage
-from retarget.synthetic import face_result, open_jaw, project
+from tests.synthetic import face_result, open_jaw, project
 
 FRAME = (640, 480)
 

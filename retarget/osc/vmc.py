@@ -27,12 +27,12 @@ from typing import Sequence
 
 from tracking.types import FaceResult
 
-from .arkit import ARKIT_NAMES, PERFECT_SYNC_NAMES
+from ..arkit import ARKIT_NAMES, PERFECT_SYNC_NAMES
 from tracking.types import HeadPose
-from .osc_base import OscSender, Packet
-from .osc_encode import Datagram, FloatMessageTemplate, encode_bundle, encode_message
-from .osc_target import OscTarget
-from .vrm_expressions import VRM_NAMES, vrm_expressions
+from .base import OscSender, Packet
+from .encode import Datagram, FloatMessageTemplate, encode_bundle, encode_message
+from .target import OscTarget
+from ..vrm_expressions import VRM_NAMES, vrm_expressions
 
 CALIBRATED = 3
 CALIBRATING = 2
@@ -59,7 +59,7 @@ class VmcSender(OscSender):
         self._vrm = target.names == "vrm"
         keys = VRM_NAMES if self._vrm else ARKIT_NAMES
         sent = {"arkit": ARKIT_NAMES, "perfect_sync": PERFECT_SYNC_NAMES, "vrm": VRM_NAMES}[target.names]
-        # Address, type tags and names never change: encode them once (see osc_encode).
+        # Address, type tags and names never change: encode them once (see osc.encode).
         self._blend = [(key, FloatMessageTemplate("/VMC/Ext/Blend/Val", name)) for key, name in zip(keys, sent)]
 
     def _build(self, result: FaceResult) -> Sequence[Packet]:

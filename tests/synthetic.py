@@ -10,11 +10,10 @@ import time
 
 import numpy as np
 
+from retarget.face_model import FaceModel
+from retarget.head_pose import camera_matrix
+from retarget.rotation import euler_to_matrix
 from tracking.types import FaceResult
-
-from .face_model import FaceModel
-from .head_pose import camera_matrix
-from .rotation import euler_to_matrix
 
 UPPER_TO_LOWER_LID = {37: 41, 38: 40, 78: 79, 43: 47, 44: 46, 80: 81}
 RIGHT_EYE_LIDS = (37, 38, 78)

@@ -2,14 +2,14 @@
 
 Schemes (see docs/STREAMING.md for receiving programs):
 
-- ``vmc://HOST[:PORT][?rate=HZ&names=arkit|perfect_sync|vrm]`` -- VMC protocol bundles (retarget.osc_vmc);
+- ``vmc://HOST[:PORT][?rate=HZ&names=arkit|perfect_sync|vrm]`` -- VMC protocol bundles (retarget.osc.vmc);
   default port 39539 (a VMC renderer/marionette), use 39540 to drive a performer such as VSeeFace.
 - ``vrchat://HOST[:PORT][?rate=HZ&map=names.json]`` -- ``/avatar/parameters/<Name>`` floats
-  (retarget.osc_vrchat); default port 9000.
+  (retarget.osc.vrchat); default port 9000.
 - ``raw://HOST[:PORT][?rate=HZ]`` -- all 100 points with visibility, head pose, face score and shapes
-  (retarget.osc_raw, whose docstring lists every address); default port 9100.
+  (retarget.osc.raw, whose docstring lists every address); default port 9100.
 
-Raw addresses (detailed in retarget.osc_raw): /occface/frame, /occface/face, /occface/points,
+Raw addresses (detailed in retarget.osc.raw): /occface/frame, /occface/face, /occface/points,
 /occface/head/quat, /occface/head/euler, /occface/head/pos, /occface/blend.
 
 Example::
@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from .osc_base import KEEPALIVE_S, OscSender
-from .osc_raw import RAW_ADDRESSES, RawSender
-from .osc_target import DEFAULT_PORTS, DEFAULT_RATES_HZ, OscTarget, OscTargetError, parse_osc_target
-from .osc_vmc import VmcSender
-from .osc_vrchat import VrchatSender
+from .base import KEEPALIVE_S, OscSender
+from .raw import RAW_ADDRESSES, RawSender
+from .target import DEFAULT_PORTS, DEFAULT_RATES_HZ, OscTarget, OscTargetError, parse_osc_target
+from .vmc import VmcSender
+from .vrchat import VrchatSender
 
 __all__ = ["OscTarget", "OscTargetError", "OscSender", "VmcSender", "VrchatSender", "RawSender",
            "parse_osc_target", "create_sender", "DEFAULT_PORTS", "DEFAULT_RATES_HZ", "RAW_ADDRESSES",

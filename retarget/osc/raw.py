@@ -29,10 +29,10 @@ import numpy as np
 from occface_core.layout import NUM_POINTS
 from tracking.types import FaceResult
 
-from .arkit import ARKIT_NAMES
+from ..arkit import ARKIT_NAMES
 from tracking.types import HeadPose
-from .osc_base import OscSender, Packet
-from .osc_encode import Datagram, encode_bundle, encode_message, osc_string
+from .base import OscSender, Packet
+from .encode import Datagram, encode_bundle, encode_message, osc_string
 
 RAW_ADDRESSES = ("/occface/frame", "/occface/face", "/occface/points", "/occface/head/quat",
                  "/occface/head/euler", "/occface/head/pos", "/occface/blend")

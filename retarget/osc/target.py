@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from occface_core.errors import UserError
 
-from .arkit import ARKIT_NAMES
+from ..arkit import ARKIT_NAMES
 
 SCHEMES = ("vmc", "vrchat", "raw")
 

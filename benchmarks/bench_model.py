@@ -5,8 +5,8 @@ alone on a prepared crop and for the whole backend call (crop from a 640x480 fra
 back to frame pixels). Not part of the test suite: timings depend on the machine and its load.
 
 Examples:
-  python -m occface_core.bench_model
-  python -m occface_core.bench_model --onnx assets/occface.onnx --pt assets/occface.pt --runs 500 --out runs/bench.json
+  python -m benchmarks.bench_model
+  python -m benchmarks.bench_model --onnx assets/occface.onnx --pt assets/occface.pt --runs 500 --out runs/bench.json
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"  # benchmarks/ sits beside assets/
 
 
 def _time(fn, runs: int, warmup: int) -> dict:
@@ -36,8 +36,8 @@ def _time(fn, runs: int, warmup: int) -> dict:
 def bench(onnx: Path | None, pt: Path | None, runs: int, warmup: int) -> dict:
     import torch
 
-    from .backends.occface_backend import OccFaceBackend
-    from .types import Box
+    from occface_core.backends.occface_backend import OccFaceBackend
+    from occface_core.types import Box
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
@@ -60,7 +60,7 @@ def bench(onnx: Path | None, pt: Path | None, runs: int, warmup: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m occface_core.bench_model", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_model", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--onnx", type=Path, default=ASSETS / "occface.onnx")
     p.add_argument("--pt", type=Path, default=ASSETS / "occface.pt")

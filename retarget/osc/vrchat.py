@@ -19,10 +19,10 @@ from tracking.types import FaceResult
 
 from tracking.types import HeadPose
 
-from .rotation import matrix_to_euler, quat_to_matrix
-from .osc_base import KEEPALIVE_S, OscSender, Packet
-from .osc_encode import Datagram, FloatMessageTemplate
-from .osc_target import OscTarget, VRCHAT_HEAD_KEYS, default_vrchat_name_map
+from ..rotation import matrix_to_euler, quat_to_matrix
+from .base import KEEPALIVE_S, OscSender, Packet
+from .encode import Datagram, FloatMessageTemplate
+from .target import OscTarget, VRCHAT_HEAD_KEYS, default_vrchat_name_map
 
 CHANGE_EPSILON = 1.0 / 512
 

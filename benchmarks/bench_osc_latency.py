@@ -10,9 +10,9 @@ process (a receiver thread here would compete for the GIL and inflate the figure
 the packets' contents with a real python-osc server instead.
 
 Examples:
-    python -m retarget.benchmark                       # synthetic, 600 frames, vmc + vrchat + raw
-    python -m retarget.benchmark --frames 2000 --json runs/retarget_bench.json
-    python -m retarget.benchmark --video assets/demo.mp4   # the full pipeline on a clip
+    python -m benchmarks.bench_osc_latency                       # synthetic, 600 frames, vmc + vrchat + raw
+    python -m benchmarks.bench_osc_latency --frames 2000 --json runs/retarget_bench.json
+    python -m benchmarks.bench_osc_latency --video assets/demo.mp4   # the full pipeline on a clip
 """
 from __future__ import annotations
 
@@ -52,9 +52,9 @@ def _drain(sock: socket.socket) -> int:
 
 
 def run_synthetic(frames: int, fps: float) -> dict:
-    from .osc import create_sender
-    from .stage import RetargetOptions, RetargetStage
-    from .synthetic import close_eyes, face_result, open_jaw, project
+    from retarget.osc import create_sender
+    from retarget.stage import RetargetOptions, RetargetStage
+    from tests.synthetic import close_eyes, face_result, open_jaw, project
 
     stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=1.0))
     model = stage.model.points

@@ -19,7 +19,7 @@ from pythonosc.udp_client import UDPClient
 
 from tracking.types import FaceResult
 
-from .osc_target import OscTarget
+from .target import OscTarget
 
 log = logging.getLogger(__name__)
 
