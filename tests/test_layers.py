@@ -1,0 +1,99 @@
+"""The packages are layers along the data flow: occface_core <- tracking <- retarget <- app, with main.py
+and benchmarks/ on top. These tests parse every module's imports (at any depth, inside functions too)
+so that an import against the flow fails here rather than turning into a cycle later."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("occface_core", "tracking", "retarget", "app")  # each may import only from its left
+TOP = ("main", "benchmarks", "tests")                      # may import any layer
+TRAINING = ("occface_core.train", "occface_core.dataset", "occface_core.occluders")
+QT_MODULES = {"app.main_window", "app.widgets", "app.cameras", "app.screenshot"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def project_modules() -> dict[str, Path]:
+    files = [ROOT / "main.py"] + [p for top in LAYERS + TOP[1:] for p in (ROOT / top).rglob("*.py")]
+    return {module_name(p): p for p in files}
+
+
+def imported_names(path: Path, source: str | None = None) -> list[tuple[int, str]]:
+    """Every module an import statement in `path` (or `source` as if it were there) names, at any depth,
+    relative imports resolved."""
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    names = []
+    tree = ast.parse(path.read_text(encoding="utf-8") if source is None else source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            names.append((node.lineno, module))
+            # `from pkg import module` names a module too
+            names += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
+    return names
+
+
+MODULES = project_modules()
+
+
+def rank(module: str) -> int | None:
+    top = module.split(".")[0]
+    if top in LAYERS:
+        return LAYERS.index(top)
+    return len(LAYERS) if top in TOP else None
+
+
+def test_the_layer_order_is_respected():
+    violations = []
+    for name, path in MODULES.items():
+        own = rank(name)
+        for line, imported in imported_names(path):
+            other = rank(imported)
+            if other is not None and other > own:
+                violations.append(f"{path.relative_to(ROOT)}:{line} imports {imported}")
+    assert not violations, "imports against the layer order:\n" + "\n".join(violations)
+
+
+def test_the_checker_sees_imports_inside_functions():
+    """A check that never fails proves nothing: a nested relative import against the order is found."""
+    probe = ROOT / "tracking" / "probe.py"
+    found = [name for _, name in imported_names(probe, "def f():\n    from ..retarget import stage\n")]
+    assert "retarget.stage" in found and rank("retarget.stage") > rank(module_name(probe))
+
+
+def _reachable(start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in MODULES:
+            continue
+        seen.add(name)
+        todo += [imported for _, imported in imported_names(MODULES[name])]
+    return seen
+
+
+@pytest.mark.parametrize("entry", ["main", "occface_core.backends", "occface_core.backends.occface_backend",
+                                   "tracking.pipeline", "app.session", "app.main_window"])
+def test_inference_never_imports_training_code(entry):
+    assert entry in MODULES
+    reached = _reachable(entry)
+    assert not reached & set(TRAINING), f"{entry} reaches {sorted(reached & set(TRAINING))}"
+
+
+def test_only_the_qt_modules_import_qt():
+    offenders = [f"{name} ({imported})" for name, path in MODULES.items()
+                 if name not in QT_MODULES and not name.startswith(("tests", "benchmarks"))
+                 for _, imported in imported_names(path) if imported.split(".")[0] == "PyQt6"]
+    assert not offenders
