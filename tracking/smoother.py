@@ -6,12 +6,16 @@ filters of all points run as one vectorised batch because a Python loop over 100
 several milliseconds per frame. tests/test_smoother.py checks the batch against filterpy itself.
 
 - Noise is scaled by the face size, so the smoother behaves alike near and far from the camera.
-- A point's measurement noise R grows as its visibility falls. A point judged occluded is not updated
-  at all: it only predicts, with its velocity replaced by the mean velocity of the visible points, so
-  it moves with the head instead of being dragged by the occluder or frozen in place.
-- Fast head turns: when the visible points' innovations are far beyond what the motion model expects
-  (normalised innovation squared above a chi-square gate), the prior covariance is inflated for that
-  frame so the filter follows instead of lagging.
+- A point's measurement noise R grows as its visibility falls (1 / visibility²): an occluder barely
+  drags it, but every point keeps taking its measurement, so none is ever frozen.
+- A point judged occluded predicts with the head, not with its own velocity: its prior is carried by
+  the similarity transform (rotation, scale, translation) that maps the visible points' last estimates
+  onto their new measurements, so far-side jaw and ear points turn and scale with the head.
+- Still at rest, no lag in motion: the process noise adapts to the face's speed (as the One Euro
+  filter's cut-off does), from `acceleration_std_rest` below `still_speed` (noise alone moves the fit
+  that much) to `acceleration_std_motion` at `motion_speed` face sizes per second; and when the visible points' innovations are far beyond
+  what the motion model expects (normalised innovation squared above a chi-square gate), the prior
+  covariance is inflated for that frame, so a sudden head turn is followed at once.
 """
 from __future__ import annotations
 
@@ -22,15 +26,36 @@ import numpy as np
 
 @dataclass(frozen=True)
 class SmootherOptions:
-    # Tuned on synthetic tracks (1 px jitter on a 100 px face): jitter falls to 0.57 of the raw, a
-    # ramp at 1.5 face widths/s lags at most 2.2 px (under half a frame's motion) and then not at all.
-    measurement_std: float = 0.006   # of the face size, for a fully visible point
-    acceleration_std: float = 0.1    # face sizes per second², white-noise acceleration
-    occluded_below: float = 0.5      # visibility under which a point only predicts
-    min_visibility: float = 0.05     # floor for the visibility that divides the measurement noise
-    innovation_gate: float = 2.0     # mean NIS over visible points above this inflates the prior
+    measurement_std: float = 0.006          # of the face size, for a fully visible point
+    acceleration_std_rest: float = 0.03     # face sizes per second², white-noise acceleration when still
+    acceleration_std_motion: float = 0.6    # ... when the face moves at motion_speed or faster
+    still_speed: float = 0.1                # face sizes per second under which the face counts as still
+    motion_speed: float = 0.5               # face sizes per second
+    occluded_below: float = 0.5             # visibility under which a point predicts with the head
+    min_visibility: float = 0.05            # floor for the visibility that divides the measurement noise
+    visibility_power: float = 2.0           # measurement std grows as 1 / visibility^power
+    innovation_gate: float = 3.0            # mean NIS over visible points above this inflates the prior
     max_inflation: float = 400.0
     default_dt: float = 1 / 30
+
+
+def similarity_2d(src: np.ndarray, dst: np.ndarray) -> tuple[complex, complex]:
+    """Least-squares similarity dst ≈ a·src + t, with points as complex numbers (a = scale·e^{iθ}).
+
+    Closed form, no linear-algebra call: small numpy.linalg calls wake BLAS worker threads that then
+    spin, which costs more CPU than the whole filter.
+    """
+    s = src[:, 0] + 1j * src[:, 1]
+    d = dst[:, 0] + 1j * dst[:, 1]
+    sc, dc = s - s.mean(), d - d.mean()
+    denom = float((sc.real ** 2 + sc.imag ** 2).sum())
+    a = complex((np.conj(sc) * dc).sum() / denom) if denom > 1e-9 else 1.0 + 0j
+    return a, complex(d.mean() - a * s.mean())
+
+
+def apply_similarity(points: np.ndarray, a: complex, t: complex) -> np.ndarray:
+    z = a * (points[:, 0] + 1j * points[:, 1]) + t
+    return np.stack([z.real, z.imag], axis=1)
 
 
 class LandmarkKalmanSmoother:
@@ -52,53 +77,84 @@ class LandmarkKalmanSmoother:
 
     H = np.array([[1.0, 0.0]])
 
-    def Q(self, dt: float, face_size: float) -> np.ndarray:
-        # Discrete white-noise acceleration (filterpy's Q_continuous_white_noise, order 2).
-        q = (self.options.acceleration_std * face_size) ** 2
+    def Q(self, dt: float, face_size: float, speed: float = 0.0) -> np.ndarray:
+        """Discrete white-noise acceleration (filterpy's Q_continuous_white_noise, order 2); its level
+        rises from the resting to the moving one with the face's speed (face sizes per second)."""
+        o = self.options
+        blend = min(max((speed - o.still_speed) / (o.motion_speed - o.still_speed), 0.0), 1.0)
+        accel = o.acceleration_std_rest + blend * (o.acceleration_std_motion - o.acceleration_std_rest)
+        q = (accel * face_size) ** 2
         return q * np.array([[dt ** 3 / 3, dt ** 2 / 2], [dt ** 2 / 2, dt]])
 
     def R(self, visibility: np.ndarray, face_size: float) -> np.ndarray:
         vis = np.maximum(visibility, self.options.min_visibility)
-        return (self.options.measurement_std * face_size / vis) ** 2
+        return (self.options.measurement_std * face_size / vis ** self.options.visibility_power) ** 2
 
     def update(self, points: np.ndarray, visibility: np.ndarray, timestamp: float | None = None) -> np.ndarray:
         """Filter one frame's measurements; returns the smoothed (N, 2) points."""
         z = np.asarray(points, dtype=np.float64)
         vis = np.asarray(visibility, dtype=np.float64)
-        face_size = _face_size(z)
+        visible = vis >= self.options.occluded_below
+        # the face size from the points that are seen: an occluded point can be anywhere
+        face_size = _face_size(z, visible if visible.sum() >= 3 else None)
         if self.x is None:
             return self._start(z, face_size, timestamp)
         dt = self._dt(timestamp)
+        previous, previous_P = self.x[:, :, 0].copy(), self.P.copy()
+        head_moves = visible.sum() >= 3
+        carried = ~visible if head_moves else np.zeros_like(visible)
 
-        # Predict: x = F x, P = F P Fᵀ + Q. Occluded points take the visible points' mean velocity.
-        visible = vis >= self.options.occluded_below
-        if visible.any() and not visible.all():
-            self.x[~visible, :, 1] = self.x[visible, :, 1].mean(axis=0)
-        F, Q = self.F(dt), self.Q(dt, face_size)
+        # The head's speed, for the process noise: how far the similarity that takes the visible
+        # points' estimates to their new measurements moves them (translation, turn and scale alike;
+        # per-point noise averages out in the fit).
+        speed = 0.0
+        if head_moves:
+            a, t = similarity_2d(previous[visible], z[visible])
+            moved = apply_similarity(previous[visible], a, t) - previous[visible]
+            speed = float(np.hypot(moved[:, 0], moved[:, 1]).mean()) / dt / face_size
+
+        # Predict every point: x = F x, P = F P Fᵀ + Q; then update the visible ones.
+        F, Q = self.F(dt), self.Q(dt, face_size, speed)
         self.x = self.x @ F.T
         self.P = F @ self.P @ F.T + Q
-
-        # Update the visible points: y = z - H x, S = H P Hᵀ + R, K = P Hᵀ S⁻¹.
         R = self.R(vis, face_size)
+        free = ~carried
         y = z - self.x[:, :, 0]
         S = self.P[:, 0, 0] + R
         nis = (y ** 2).sum(axis=1) / S / 2
-        if visible.any():
-            mean_nis = float(nis[visible].mean())
-            if mean_nis > self.options.innovation_gate:
-                # The head moved faster than the model expects: trust the measurements this frame.
-                inflation = min(mean_nis / self.options.innovation_gate, self.options.max_inflation) ** 2
-                self.P = self.P + (inflation - 1.0) * Q
-                S = self.P[:, 0, 0] + R
-        K = self.P[:, :, 0] / S[:, None]                     # (N, 2): gain for position and velocity
-        K[~visible] = 0.0
-        self.x = self.x + y[:, :, None] * K[:, None, :]
-        KH = np.zeros_like(self.P)
+        if visible.any() and float(nis[visible].mean()) > self.options.innovation_gate:
+            # The head moved faster than the model expects: trust the measurements this frame. Inflate
+            # from the moving face's process noise: the resting one is too small to matter.
+            inflation = min(float(nis[visible].mean()) / self.options.innovation_gate, self.options.max_inflation) ** 2
+            self.P[free] += (inflation - 1.0) * self.Q(dt, face_size, speed=self.options.motion_speed)
+        self._correct(free, z, R)
+
+        if carried.any():
+            # Occluded points move with the head: the similarity taking the visible points' last
+            # estimates to their new ones carries them and sets their velocity. Their uncertainty is
+            # the head's, not a free point's; their measurement still counts, weighed by visibility.
+            a, t = similarity_2d(previous[visible], self.x[visible, :, 0])
+            moved = apply_similarity(previous[carried], a, t)
+            self.x[carried, :, 0] = moved
+            self.x[carried, :, 1] = (moved - previous[carried]) / dt
+            self.P[carried] = previous_P[carried] + Q
+            self._correct(carried, z, R, update_velocity=False)
+        return self.x[:, :, 0].copy()
+
+    def _correct(self, sel: np.ndarray, z: np.ndarray, R: np.ndarray, update_velocity: bool = True) -> None:
+        """Kalman update of the selected points: y = z - H x, S = H P Hᵀ + R, K = P Hᵀ S⁻¹."""
+        x, P, R = self.x[sel], self.P[sel], R[sel]
+        y = z[sel] - x[:, :, 0]
+        S = P[:, 0, 0] + R
+        K = P[:, :, 0] / S[:, None]                          # (n, 2): gain for position and velocity
+        if not update_velocity:
+            K[:, 1] = 0.0
+        self.x[sel] = x + y[:, :, None] * K[:, None, :]
+        KH = np.zeros_like(P)
         KH[:, :, 0] = K
         I_KH = np.eye(2) - KH
         # Joseph form, as filterpy uses, keeps P symmetric and positive.
-        self.P = I_KH @ self.P @ I_KH.transpose(0, 2, 1) + (K[:, :, None] * K[:, None, :]) * R[:, None, None]
-        return self.x[:, :, 0].copy()
+        self.P[sel] = I_KH @ P @ I_KH.transpose(0, 2, 1) + (K[:, :, None] * K[:, None, :]) * R[:, None, None]
 
     def _start(self, z: np.ndarray, face_size: float, timestamp: float | None) -> np.ndarray:
         n = len(z)
@@ -121,8 +177,10 @@ class LandmarkKalmanSmoother:
         return dt
 
 
-def _face_size(points: np.ndarray) -> float:
+def _face_size(points: np.ndarray, use: np.ndarray | None = None) -> float:
     """Square root of the area of the landmark box (pixels), the scale for all noise terms."""
     subset = points[:68] if len(points) >= 68 else points
+    if use is not None:
+        subset = subset[use[:len(subset)]]
     span = subset.max(axis=0) - subset.min(axis=0)
     return float(max(np.sqrt(max(span[0], 1.0) * max(span[1], 1.0)), 1.0))
