@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QForm
                              QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSizePolicy,
                              QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from retarget.osc import OscTargetError, parse_osc_target
+from retarget.osc import DEFAULT_PORTS, DEFAULT_RATES_HZ, OscTargetError, parse_osc_target
 
 # --- the live view ------------------------------------------------------------------------------------
 
@@ -214,8 +214,6 @@ class HeadPoseReadout(QWidget):
 # --- streaming panel ----------------------------------------------------------------------------------
 
 PROTOCOLS = (("VMC", "vmc"), ("VRChat", "vrchat"), ("Raw points", "raw"))
-DEFAULT_PORTS = {"vmc": 39539, "vrchat": 9000, "raw": 9100}
-DEFAULT_RATES = {"vmc": 60.0, "vrchat": 30.0, "raw": 60.0}
 # VMC blendshape names: what the avatar's clips are called (retarget.osc.vmc)
 VMC_NAMES = (("ARKit (52 shapes)", "arkit"), ("Perfect sync (52 clips)", "perfect_sync"),
              ("VRM presets (Blink, A…O, Joy…)", "vrm"))
@@ -289,7 +287,7 @@ class OscTargetsPanel(QWidget):
         self.rate.setRange(1.0, 240.0)
         self.rate.setDecimals(0)
         self.rate.setSuffix(" Hz")
-        self.rate.setValue(DEFAULT_RATES["vmc"])
+        self.rate.setValue(DEFAULT_RATES_HZ["vmc"])
         self.names = QComboBox()
         for title, names in VMC_NAMES:
             self.names.addItem(title, names)
@@ -336,7 +334,7 @@ class OscTargetsPanel(QWidget):
     def _protocol_changed(self) -> None:
         scheme = self.protocol.currentData()
         self.port.setValue(DEFAULT_PORTS[scheme])
-        self.rate.setValue(DEFAULT_RATES[scheme])
+        self.rate.setValue(DEFAULT_RATES_HZ[scheme])
         self.names.setEnabled(scheme == "vmc")
 
     def specs(self) -> list[str]:

@@ -464,7 +464,7 @@ class PipelineWorker:
         self._exporter = _ReportingSink(exporter, "per-frame data", self._emit) if exporter is not None else None
         for sink in (self._recorder, self._exporter):
             if sink is not None:
-                session.pipeline.sinks.append(sink)
+                session.pipeline.add_sink(sink)
         self._recording = RecordingInfo(video=Path(video) if video else None,
                                         export=Path(export) if export else None, started_at=time.perf_counter())
         self._publish_stats(session)
@@ -498,7 +498,7 @@ class PipelineWorker:
             self._emit("error", str(exc), spec=spec, osc=True)
             return
         self._osc[spec] = sender
-        session.pipeline.sinks.append(sender)
+        session.pipeline.add_sink(sender)
         self._emit("info", f"streaming to {spec}", spec=spec)
 
     def _do_remove_osc(self, spec: str) -> None:
@@ -510,8 +510,7 @@ class PipelineWorker:
 
     def _detach_sink(self, session, sink, what: str) -> None:
         """Take an output out of the pipeline and close it (on the worker thread, between frames)."""
-        if sink in session.pipeline.sinks:
-            session.pipeline.sinks.remove(sink)
+        session.pipeline.remove_sink(sink)
         try:
             sink.close()
         except Exception as exc:

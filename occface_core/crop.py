@@ -20,10 +20,6 @@ class CropTransform:
     def scale(self) -> float:
         return self.size / max(self.box.width, 1e-6)
 
-    def to_crop(self, points: np.ndarray) -> np.ndarray:
-        p = np.asarray(points, dtype=np.float64)
-        return (p - (self.box.x0, self.box.y0)) * self.scale
-
     def to_frame(self, points: np.ndarray) -> np.ndarray:
         p = np.asarray(points, dtype=np.float64)
         return p / self.scale + (self.box.x0, self.box.y0)

@@ -23,8 +23,6 @@ from .layout import NUM_POINTS
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MAP_FILE = DATA_DIR / "mediapipe_map.json"
 
-EAR_INDICES = {"right": tuple(range(86, 93)), "left": tuple(range(93, 100))}
-
 # Ear landmarks relative to the tragion, in cm, for the subject's LEFT ear (x positive = lateral).
 # Order: superaurale, postaurale, subaurale, otobasion inferius, tragion, otobasion superius, concha.
 _LEFT_EAR_FROM_TRAGION = np.array([

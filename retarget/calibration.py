@@ -35,7 +35,7 @@ from occface_core.layout import NUM_POINTS
 from tracking.types import Quat, Vec3
 
 from .arkit import ARKIT_NAMES
-from .rotation import matrix_to_quat, quat_to_matrix
+from .rotation import matrix_to_quat
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,3 @@ class NeutralCollector:
                            frames=self.frames, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                            dead_zones=dead_zones)
 
-
-def neutral_rotation_matrix(neutral: NeutralFace) -> np.ndarray:
-    return quat_to_matrix(neutral.rotation)

@@ -15,15 +15,19 @@ from types import MappingProxyType
 
 import numpy as np
 
+from occface_core.layout import GROUPS
+
 from .arkit import ARKIT_NAMES, neutral_blendshapes
 
+# Regions built from the layout's groups: an eye with its iris, the mouth with the chin (iBUG 7-9, which
+# moves with the jaw), and only the nose base (iBUG 31-35; the bridge does not move with a sneer).
 REGIONS: MappingProxyType[str, tuple[int, ...]] = MappingProxyType({
-    "eye_right": tuple(range(36, 42)) + (78, 79) + tuple(range(68, 73)),
-    "eye_left": tuple(range(42, 48)) + (80, 81) + tuple(range(73, 78)),
-    "brow_right": tuple(range(17, 22)),
-    "brow_left": tuple(range(22, 27)),
-    "mouth": tuple(range(48, 68)) + tuple(range(82, 86)) + (7, 8, 9),
-    "nose": tuple(range(31, 36)),
+    "eye_right": GROUPS["right_eye"] + GROUPS["right_iris"],
+    "eye_left": GROUPS["left_eye"] + GROUPS["left_iris"],
+    "brow_right": GROUPS["right_brow"],
+    "brow_left": GROUPS["left_brow"],
+    "mouth": GROUPS["mouth"] + GROUPS["jaw"][7:10],
+    "nose": GROUPS["nose"][4:],
 })
 
 

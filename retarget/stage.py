@@ -34,7 +34,7 @@ from .blendshapes import BlendshapeMeasure, head_frame_points, noise_dead_zones
 from .calibration import CalibrationError, NeutralCollector, NeutralFace
 from .expression_hold import ExpressionHold, HoldOptions
 from .face_model import FaceModel, load_face_model
-from .head_pose import HeadPoseEstimator, PoseOptions
+from .head_pose import DEFAULT_HFOV_DEG, HeadPoseEstimator, PoseOptions
 from .rotation import matrix_to_euler, matrix_to_quat, quat_to_matrix
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class RetargetOptions:
     auto_calibrate_seconds: float = 3.0
     calibration_path: Path | None = None
     neutral_now_frames: int = 20   # about 2/3 s: enough frames for a steady median and a noise estimate
-    hfov_deg: float = 60.0
+    hfov_deg: float = DEFAULT_HFOV_DEG
     eye_follow_yaw_deg: float = 35.0
     auto_calibrate_max_angle_deg: float = 25.0
     hold: HoldOptions = field(default_factory=HoldOptions)

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-cv2 = pytest.importorskip("cv2")
-pytest.importorskip("mediapipe")
-
+import cv2  # noqa: E402
 from app.worker import PipelineWorker, WorkerOptions, recording_paths  # noqa: E402
 from tracking.demo_clip import DEFAULT_CLIP  # noqa: E402
 from app.session import SessionConfig  # noqa: E402
@@ -35,7 +33,6 @@ def test_recording_paths_are_fresh(tmp_path):
     assert video2 != video and not video2.exists() and not export2.exists()
 
 
-@pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
 def test_worker_runs_a_clip_with_recording_and_reports_errors(tmp_path):
     worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=20),
                             WorkerOptions(realtime=False), record=(tmp_path / "a.mp4", tmp_path / "a.jsonl"),
@@ -68,7 +65,6 @@ def test_worker_reports_a_source_that_does_not_open():
     assert errors and "not found" in errors[0]
 
 
-@pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
 def test_realtime_playback_paces_a_file():
     worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=16,
                                           retarget=False), WorkerOptions(realtime=True))
@@ -80,7 +76,6 @@ def test_realtime_playback_paces_a_file():
     assert time.perf_counter() - start >= 0.5
 
 
-@pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
 def test_the_views_overlays_look_like_the_recordings():
     """The view draws with the recorder's renderer straight into a BGRA buffer: the same pixels."""
     import cv2
@@ -104,7 +99,6 @@ def test_the_views_overlays_look_like_the_recordings():
     assert not np.array_equal(annotate(result.image, result, None, OverlayOptions()), result.image)
 
 
-@pytest.mark.skipif(not DEFAULT_CLIP.is_file(), reason="demo clip not generated")
 def test_a_recording_that_fails_while_running_is_reported_and_tracking_goes_on(tmp_path, monkeypatch):
     from app.recording import FrameExporter
 

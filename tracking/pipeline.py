@@ -142,6 +142,18 @@ class Pipeline:
         self._record(result)
         return result
 
+    # -- outputs ---------------------------------------------------------------------------------
+    def add_sink(self, sink: Sink) -> None:
+        """Attach an output; call from the thread that runs the pipeline (the GUI worker does, between frames)."""
+        self.sinks.append(sink)
+
+    def remove_sink(self, sink: Sink) -> bool:
+        """Detach an output without closing it (its owner closes it); False when it was not attached."""
+        if sink not in self.sinks:
+            return False
+        self.sinks.remove(sink)
+        return True
+
     def _deliver(self, result: FaceResult) -> None:
         for sink in self.sinks:
             try:

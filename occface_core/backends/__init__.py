@@ -63,17 +63,10 @@ def create_backend(name: str | ModelName = ModelName.AUTO, weights: Path | None 
         path = Path(weights) if weights is not None else DEFAULT_OCCFACE_WEIGHTS
         if not path.is_file():
             raise BackendError(f"model weights not found: {path}")
-        try:
-            from .occface_backend import OccFaceBackend
-        except ImportError as exc:
-            raise BackendError(f"the OccFace backend cannot be loaded: {exc}") from None
+        from .occface_backend import OccFaceBackend  # onnxruntime is loaded only when chosen
         return OccFaceBackend(path)
     raise AssertionError(f"unhandled model {name}")  # ModelName.parse admitted a member added above
 
 
 def _occface_available() -> bool:
-    try:
-        from . import occface_backend  # noqa: F401
-    except ImportError:
-        return False
     return DEFAULT_OCCFACE_WEIGHTS.is_file()

@@ -1,0 +1,58 @@
+"""ExpressionHold: an occluded region holds its shapes, then eases to neutral; it glides back in."""
+from __future__ import annotations
+
+import numpy as np
+
+from occface_core.layout import NUM_POINTS
+from retarget.arkit import ARKIT_NAMES
+from retarget.expression_hold import REGIONS, ExpressionHold, HoldOptions
+
+DT = 1 / 30
+
+
+def measured(**values: float) -> dict[str, float]:
+    shapes = {name: 0.0 for name in ARKIT_NAMES}
+    shapes.update(values)
+    return shapes
+
+
+def test_a_hidden_mouth_holds_then_eases_while_the_eyes_follow_the_measurement():
+    hold = ExpressionHold(HoldOptions(hold_s=0.25, ease_s=0.5))
+    for _ in range(10):
+        hold.update(measured(jawOpen=0.8, eyeBlinkLeft=0.1), set(), DT)
+    held = hold.update(measured(jawOpen=0.0, eyeBlinkLeft=0.9), {"mouth"}, DT)
+    assert held["jawOpen"] == 0.8          # the hand's shape is not read as a closed mouth
+    assert held["eyeBlinkLeft"] == 0.9     # the visible eye is not held
+    values = [hold.update(measured(jawOpen=0.0), {"mouth"}, DT)["jawOpen"] for _ in range(120)]
+    assert values[5] == 0.8                # still within hold_s
+    assert all(b <= a for a, b in zip(values, values[1:])) and values[-1] == 0.0  # eased to neutral exactly
+
+
+def test_a_region_that_comes_back_glides_to_the_measurement():
+    hold = ExpressionHold(HoldOptions(reenter_s=0.08))
+    for _ in range(30):
+        hold.update(measured(), {"mouth"}, DT)
+    first = hold.update(measured(jawOpen=1.0), set(), DT)["jawOpen"]
+    assert 0.0 < first < 1.0
+    later = [hold.update(measured(jawOpen=1.0), set(), DT)["jawOpen"] for _ in range(15)]
+    assert later[-1] == 1.0
+
+
+def test_occlusion_has_hysteresis_and_no_face_eases_everything():
+    hold = ExpressionHold(HoldOptions(occluded_below=0.5, visible_above=0.6))
+    vis = np.ones(NUM_POINTS)
+    vis[list(REGIONS["mouth"])] = 0.4
+    assert hold.occluded_regions(hold.region_visibility(vis)) == {"mouth"}
+    vis[list(REGIONS["mouth"])] = 0.55     # between the thresholds: stays occluded
+    assert hold.occluded_regions(hold.region_visibility(vis)) == {"mouth"}
+    vis[list(REGIONS["mouth"])] = 0.7
+    assert hold.occluded_regions(hold.region_visibility(vis)) == set()
+    hold.update(measured(mouthSmileLeft=0.6), set(), DT)
+    values = [hold.update(None, set(), DT)["mouthSmileLeft"] for _ in range(120)]
+    assert values[0] == 0.6 and values[-1] == 0.0
+
+
+def test_regions_are_the_layout_groups_they_always_were():
+    assert REGIONS["eye_right"] == tuple(range(36, 42)) + (78, 79) + tuple(range(68, 73))
+    assert REGIONS["mouth"] == tuple(range(48, 68)) + tuple(range(82, 86)) + (7, 8, 9)
+    assert REGIONS["nose"] == tuple(range(31, 36))

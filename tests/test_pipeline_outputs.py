@@ -1,0 +1,91 @@
+"""The pipeline's outputs: one that fails is counted and logged while tracking and the others go on;
+outputs come and go through add_sink/remove_sink; the video recorder writes a playable annotated file."""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from app.recording import VideoRecorder
+from occface_core.types import Box
+from tracking.pipeline import Pipeline, RunSummary
+from tracking.types import FaceResult, Frame
+
+from tests.helpers import FakeBackend, FakeDetector
+
+FACE = Box(220, 140, 420, 340)
+
+
+class ListSink:
+    def __init__(self):
+        self.results: list[FaceResult] = []
+        self.closed = 0
+
+    def send(self, result: FaceResult) -> None:
+        self.results.append(result)
+
+    def close(self) -> None:
+        self.closed += 1
+
+    def stats(self) -> dict:
+        return {"received": len(self.results)}
+
+
+class BrokenSink(ListSink):
+    def send(self, result: FaceResult) -> None:
+        raise OSError("disk full")
+
+
+def frames(n: int, size=(640, 480)):
+    for i in range(n):
+        yield Frame(index=i, timestamp=i / 30.0, image=np.full((size[1], size[0], 3), 90, np.uint8),
+                    captured_at=time.perf_counter())
+
+
+def make_pipeline(*sinks) -> Pipeline:
+    return Pipeline(FakeBackend(FACE), FakeDetector(FACE), sinks=list(sinks))
+
+
+def test_a_failing_output_neither_stops_tracking_nor_the_other_outputs():
+    broken, good = BrokenSink(), ListSink()
+    pipeline = make_pipeline(broken, good)
+    results = [pipeline.process(frame) for frame in frames(5)]
+    assert all(r.has_face for r in results)
+    assert len(good.results) == 5 and pipeline.sink_errors == 5
+    summary = pipeline.fill_summary(RunSummary())
+    assert summary.sink_errors == 5 and summary.frames_processed == 5
+
+
+def test_outputs_are_added_and_removed_between_frames():
+    first, later = ListSink(), ListSink()
+    pipeline = make_pipeline(first)
+    pipeline.process(next(frames(1)))
+    pipeline.add_sink(later)
+    pipeline.process(next(frames(1)))
+    assert pipeline.remove_sink(first) and not pipeline.remove_sink(first)
+    pipeline.process(next(frames(1)))
+    assert (len(first.results), len(later.results)) == (2, 2)
+    assert first.closed == 0  # removing hands it back to its owner, who closes it
+    pipeline.close_sinks()
+    pipeline.close_sinks()
+    assert later.closed == 1
+
+
+def test_the_video_recorder_writes_every_annotated_frame(tmp_path):
+    path = tmp_path / "out.avi"
+    recorder = VideoRecorder(path, 30.0, (640, 480))
+    pipeline = make_pipeline(recorder)
+    for frame in frames(6):
+        pipeline.process(frame)
+    pipeline.close_sinks()
+    assert recorder.stats() == {"video": str(path), "frames_written": 6}
+    video = cv2.VideoCapture(str(path))
+    ok, image = video.read()
+    count = 1 if ok else 0
+    while video.read()[0]:
+        count += 1
+    video.release()
+    assert count == 6 and image.shape == (480, 640, 3)
+    # the overlay was drawn: the plain grey frame now has coloured pixels (points, ROI)
+    assert (np.abs(image.astype(int) - 90).max(axis=2) > 60).sum() > 50
