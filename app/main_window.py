@@ -33,7 +33,7 @@ from app.session import SessionConfig
 
 from .cameras import CameraInfo, list_cameras
 from .widgets import BlendshapeMeters, HeadPoseReadout, OscTargetsPanel, VideoView
-from .worker import PipelineWorker, Snapshot, WorkerOptions, recording_paths
+from .worker import EventKind, PipelineWorker, Snapshot, WorkerOptions, WorkerState, recording_paths
 
 log = logging.getLogger(__name__)
 
@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
     @property
     def running(self) -> bool:
         worker = self.worker
-        return worker is not None and worker.alive and worker.snapshot().state not in ("failed", "ended")
+        return worker is not None and worker.alive and worker.snapshot().state not in (WorkerState.FAILED, WorkerState.ENDED)
 
     def _update_controls(self) -> None:
         running = self.running
@@ -623,12 +623,12 @@ class MainWindow(QMainWindow):
 
     def _drain_events(self, worker: PipelineWorker) -> None:
         for event in worker.events():
-            if event.kind == "error":
+            if event.kind is EventKind.ERROR:
                 if event.data.get("osc"):
                     self.osc_panel.message.setText(event.message)
                 self.show_error(event.message)
                 self._update_controls()
-                if worker is self.worker and worker.snapshot().state == "failed":
+                if worker is self.worker and worker.snapshot().state is WorkerState.FAILED:
                     self.view.clear(f"Could not start: {event.message}\n\n"
                                     "Choose another camera or open a video file, then press Start.")
                 if worker is self.worker and self._run_max_frames is not None and not self._closing:
@@ -636,20 +636,20 @@ class MainWindow(QMainWindow):
                     # the error goes to stderr as well and the exit code says it failed.
                     print(f"error: {event.message}", file=sys.stderr)
                     self.exit_code = 1
-                    if worker.snapshot().state == "failed":
+                    if worker.snapshot().state is WorkerState.FAILED:
                         QTimer.singleShot(0, self.close)
-            elif event.kind == "recording-started":
+            elif event.kind is EventKind.RECORDING_STARTED:
                 self._set_record_checked(True)
                 self.record_info.setText(f"Recording to\n{event.data.get('video')}\n{event.data.get('export')}")
                 self._log(event.message)
-            elif event.kind == "recording-stopped":
+            elif event.kind is EventKind.RECORDING_STOPPED:
                 self._set_record_checked(False)
                 self.record_info.setText(f"Last recording: {event.message}.\n"
                                          f"{event.data.get('video')}\n{event.data.get('export')}")
                 self.last_recording = event.data
                 self._log(event.message)
                 self.statusBar().showMessage(event.message, 8000)
-            elif event.kind == "ended":
+            elif event.kind is EventKind.ENDED:
                 self._log(f"{event.message} after {event.data.get('frames', 0)} frames")
                 if worker is self.worker:
                     self._on_run_ended(event)
@@ -677,7 +677,7 @@ class MainWindow(QMainWindow):
         s = worker.snapshot()
         self._last_snapshot = s
         f = self.status_fields
-        state = {"starting": "starting…", "failed": "failed", "ended": "ended"}.get(s.state, s.state)
+        state = "starting…" if s.state is WorkerState.STARTING else str(s.state)
         self.status_state.setText(state)
         self.status_fps.setText(f"{s.fps:.1f} fps")
         stages = [f"{k} {s.stage_ms[k]:.1f}" for k in STAGE_ORDER if k in s.stage_ms]
@@ -697,19 +697,19 @@ class MainWindow(QMainWindow):
                              f"{s.latency_ms:.1f} ms median" + ("" if s.live else " (from hand-over; files are read ahead)"))
         f["detector"].setText(f"{100 * s.detector_share:.1f} % of frames ({s.detector_calls} "
                               f"call{'' if s.detector_calls == 1 else 's'})")
-        never = not s.paced_like_live and s.state not in ("starting", "failed")
+        never = not s.paced_like_live and s.state not in (WorkerState.STARTING, WorkerState.FAILED)
         f["dropped"].setText(f"{s.frames_dropped} by the source" + (" (files are read without dropping)" if never else ""))
         f["view"].setText(f"{self.view.frames_shown} frames drawn, {self._view_skipped} newer results skipped")
-        if s.retarget or s.state not in ("running", "paused"):
+        if s.retarget or s.state not in (WorkerState.RUNNING, WorkerState.PAUSED):
             pending = self._calibrating_from is not None and s.neutral_id == self._calibrating_from
-            if not pending or s.state not in ("running", "paused"):
+            if not pending or s.state not in (WorkerState.RUNNING, WorkerState.PAUSED):
                 self._calibrating_from = None
                 self.calibration_label.setText("calibrated" if s.calibrated else "not calibrated yet")
         else:
             self.calibration_label.setText("retargeting is off")
         # position
         if s.frame_count and not s.live:
-            self.position_slider.setEnabled(s.state in ("running", "paused"))
+            self.position_slider.setEnabled(s.state in (WorkerState.RUNNING, WorkerState.PAUSED))
             if self.position_slider.maximum() != s.frame_count - 1:
                 self.position_slider.setRange(0, s.frame_count - 1)
             if not self.position_slider.isSliderDown():
@@ -728,7 +728,7 @@ class MainWindow(QMainWindow):
             self.record_time.setStyleSheet("color: #ff5a4f; font-weight: bold;")
         else:
             self.record_time.setText("")
-        self.osc_panel.update_stats(s.osc, time.perf_counter(), s.state in ("running", "paused"))
+        self.osc_panel.update_stats(s.osc, time.perf_counter(), s.state in (WorkerState.RUNNING, WorkerState.PAUSED))
         if not worker.alive:
             self._update_controls()
 

@@ -23,6 +23,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,6 +48,24 @@ class WorkerOptions:
     start_paused: bool = False
 
 
+class WorkerState(StrEnum):
+    """What the worker is doing (a str, so the window's displays and comparisons read it directly)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+class EventKind(StrEnum):
+    ERROR = "error"
+    INFO = "info"
+    RECORDING_STARTED = "recording-started"
+    RECORDING_STOPPED = "recording-stopped"
+    ENDED = "ended"
+
+
 @dataclass
 class RecordingInfo:
     video: Path | None
@@ -64,7 +83,7 @@ class Snapshot:
     """Everything the status displays, gathered on the worker thread (so no pipeline object is read
     from two threads)."""
 
-    state: str = "starting"          # starting | running | paused | ended | failed
+    state: WorkerState = WorkerState.STARTING
     source: str = ""
     live: bool = False
     paced_like_live: bool = False    # a camera, or a file played like one (drops frames it cannot take)
@@ -96,7 +115,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Event:
-    kind: str       # error | info | recording-started | recording-stopped | ended
+    kind: EventKind
     message: str
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -129,7 +148,7 @@ class _ReportingSink:
         except Exception as exc:
             self.errors += 1
             if self.errors == 1:
-                self._emit("error", f"recording the {self.what} failed: {exc} (tracking goes on)")
+                self._emit(EventKind.ERROR, f"recording the {self.what} failed: {exc} (tracking goes on)")
             raise  # counted by the pipeline as an output error too
 
     def close(self) -> None:
@@ -259,12 +278,13 @@ class PipelineWorker:
         self._commands.put(fn)
 
     # --- worker thread ------------------------------------------------------------------------------
-    def _emit(self, kind: str, message: str, **data: Any) -> None:
-        if kind == "error":
+    def _emit(self, kind: EventKind, message: str, **data: Any) -> None:
+        kind = EventKind(kind)  # validated once, here
+        if kind is EventKind.ERROR:
             log.warning("%s", message)
         self._events.append(Event(kind, message, data))
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: WorkerState) -> None:
         with self._lock:
             self._snapshot.state = state
 
@@ -272,13 +292,13 @@ class PipelineWorker:
         try:
             self.session = self._session_factory(self.config)
         except UserError as exc:
-            self._set_state("failed")
-            self._emit("error", str(exc))
+            self._set_state(WorkerState.FAILED)
+            self._emit(EventKind.ERROR, str(exc))
             return
         except Exception as exc:  # an unexpected fault must reach the window, not kill it
             log.exception("could not start the session")
-            self._set_state("failed")
-            self._emit("error", f"could not start: {type(exc).__name__}: {exc}")
+            self._set_state(WorkerState.FAILED)
+            self._emit(EventKind.ERROR, f"could not start: {type(exc).__name__}: {exc}")
             return
         session = self.session
         info = session.capture.info
@@ -297,11 +317,11 @@ class PipelineWorker:
         start = time.perf_counter()
         try:
             session.capture.start()
-            self._set_state("paused" if self._paused.is_set() else "running")
+            self._set_state(WorkerState.PAUSED if self._paused.is_set() else WorkerState.RUNNING)
             self._loop(session)
         except Exception as exc:
             log.exception("tracking stopped")
-            self._emit("error", f"tracking stopped: {type(exc).__name__}: {exc}")
+            self._emit(EventKind.ERROR, f"tracking stopped: {type(exc).__name__}: {exc}")
         finally:
             summary.wall_seconds = time.perf_counter() - start
             summary.interrupted = self._stop.is_set()
@@ -317,7 +337,7 @@ class PipelineWorker:
                 self._publish_stats(session)
                 next_stats = now + self.options.stats_interval_s
             if self._paused.is_set() and not self._show_one:
-                self._set_state("paused")
+                self._set_state(WorkerState.PAUSED)
                 if getattr(capture, "realtime", capture.info.live):
                     # a camera (or a file paced like one) keeps running: take its newest frame, process nothing
                     try:
@@ -335,8 +355,8 @@ class PipelineWorker:
                 break
             if self._show_one:  # a seek while paused: show the frame at the new position, then hold
                 self._show_one = False
-            elif self._snapshot.state != "running":
-                self._set_state("running")
+            elif self._snapshot.state is not WorkerState.RUNNING:
+                self._set_state(WorkerState.RUNNING)
             if self.options.realtime and not getattr(capture, "realtime", capture.info.live):
                 self._pace(frame.timestamp)
                 if self._stop.is_set():
@@ -385,7 +405,7 @@ class PipelineWorker:
                 fn()
             except Exception as exc:
                 log.exception("command failed")
-                self._emit("error", f"{type(exc).__name__}: {exc}")
+                self._emit(EventKind.ERROR, f"{type(exc).__name__}: {exc}")
 
     def _publish_stats(self, session: Session) -> None:
         pipeline, capture = session.pipeline, session.capture
@@ -458,7 +478,7 @@ class PipelineWorker:
             if recorder is not None:
                 recorder.close()
             msg = str(exc) if isinstance(exc, UserError) else f"cannot record: {exc.strerror or exc}"
-            self._emit("error", f"recording did not start: {msg}")
+            self._emit(EventKind.ERROR, f"recording did not start: {msg}")
             return
         self._recorder = _ReportingSink(recorder, "video", self._emit) if recorder is not None else None
         self._exporter = _ReportingSink(exporter, "per-frame data", self._emit) if exporter is not None else None
@@ -468,7 +488,7 @@ class PipelineWorker:
         self._recording = RecordingInfo(video=Path(video) if video else None,
                                         export=Path(export) if export else None, started_at=time.perf_counter())
         self._publish_stats(session)
-        self._emit("recording-started", f"recording to {video or export}", video=video, export=export)
+        self._emit(EventKind.RECORDING_STARTED, f"recording to {video or export}", video=video, export=export)
 
     def _do_stop_recording(self) -> None:
         session = self.session
@@ -485,7 +505,7 @@ class PipelineWorker:
         self._recording = None
         self._publish_stats(session)
         written = frames.get("video", frames.get("export", 0))
-        self._emit("recording-stopped", f"recorded {written} frames ({rec.elapsed_s:.1f} s) to {rec.video or rec.export}",
+        self._emit(EventKind.RECORDING_STOPPED, f"recorded {written} frames ({rec.elapsed_s:.1f} s) to {rec.video or rec.export}",
                    video=rec.video, export=rec.export, frames=written, **{f"{k}_frames": v for k, v in frames.items()})
 
     def _do_add_osc(self, spec: str) -> None:
@@ -495,11 +515,11 @@ class PipelineWorker:
         try:
             sender = create_sender(spec)
         except UserError as exc:
-            self._emit("error", str(exc), spec=spec, osc=True)
+            self._emit(EventKind.ERROR, str(exc), spec=spec, osc=True)
             return
         self._osc[spec] = sender
         session.pipeline.add_sink(sender)
-        self._emit("info", f"streaming to {spec}", spec=spec)
+        self._emit(EventKind.INFO, f"streaming to {spec}", spec=spec)
 
     def _do_remove_osc(self, spec: str) -> None:
         session = self.session
@@ -514,15 +534,15 @@ class PipelineWorker:
         try:
             sink.close()
         except Exception as exc:
-            self._emit("error", f"closing {what} failed: {exc}")
+            self._emit(EventKind.ERROR, f"closing {what} failed: {exc}")
 
     def _do_calibrate(self) -> None:
         session = self.session
         if session is None or session.retarget_stage is None:
-            self._emit("error", "calibration needs head pose and blendshapes (retargeting is off)")
+            self._emit(EventKind.ERROR, "calibration needs head pose and blendshapes (retargeting is off)")
             return
         session.retarget_stage.calibrate_neutral()
-        self._emit("info", "calibrating: hold a relaxed face toward the camera")
+        self._emit(EventKind.INFO, "calibrating: hold a relaxed face toward the camera")
 
     def _finish(self, session: Session, summary: RunSummary) -> None:
         """Finalise every output (recording first, so the file is complete) and release the source."""
@@ -541,10 +561,10 @@ class PipelineWorker:
         try:
             session.close()
         except Exception as exc:
-            self._emit("error", f"closing the session failed: {exc}")
+            self._emit(EventKind.ERROR, f"closing the session failed: {exc}")
         self.summary = summary
         if summary.source_error:
-            self._emit("error", summary.source_error)
-        self._set_state("ended")
-        self._emit("ended", "stopped" if self._stop.is_set() else "end of source",
+            self._emit(EventKind.ERROR, summary.source_error)
+        self._set_state(WorkerState.ENDED)
+        self._emit(EventKind.ENDED, "stopped" if self._stop.is_set() else "end of source",
                    frames=summary.frames_processed, stopped=self._stop.is_set())

@@ -5,7 +5,7 @@ command and the app choose a backend by name.
 """
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -32,7 +32,7 @@ class LandmarkBackend(Protocol):
     def close(self) -> None: ...
 
 
-class ModelName(str, Enum):
+class ModelName(StrEnum):
     """The landmark models a user can choose (``--model``); AUTO is OccFace when its weights exist."""
 
     AUTO = "auto"
