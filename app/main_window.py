@@ -311,7 +311,7 @@ class MainWindow(QMainWindow):
         self.status_form = QFormLayout()
         self.status_fields: dict[str, QLabel] = {}
         for key, title in (("source", "Source"), ("model", "Model"), ("state", "State"), ("frames", "Frames"),
-                           ("fps", "Frames/s"), ("stages", "Latency per stage"), ("latency", "Capture → result"),
+                           ("fps", "Frames/s"), ("stages", "Time per stage"), ("latency", "Capture → result"),
                            ("detector", "Needed the detector"), ("dropped", "Dropped frames"),
                            ("view", "View")):
             label = QLabel("—")
@@ -680,25 +680,27 @@ class MainWindow(QMainWindow):
         state = "starting…" if s.state is WorkerState.STARTING else str(s.state)
         self.status_state.setText(state)
         self.status_fps.setText(f"{s.fps:.1f} fps")
-        stages = [f"{k} {s.stage_ms[k]:.1f}" for k in STAGE_ORDER if k in s.stage_ms]
-        total = s.stage_ms.get("total")
-        self.status_latency.setText(f"latency {total:.1f} ms" if total is not None else "latency —")
-        self.status_detector.setText(f"detector {100 * s.detector_share:.1f} %")
-        self.status_dropped.setText(f"dropped {s.frames_dropped}")
+        run = s.run
+        stages = [f"{k} {run.stage_median_ms[k]:.1f}" for k in STAGE_ORDER if k in run.stage_median_ms]
+        total = run.stage_median_ms.get("total")
+        # the time to process a frame; "latency" is the capture -> result figure in the statistics
+        self.status_latency.setText(f"frame {total:.1f} ms" if total is not None else "frame —")
+        self.status_detector.setText(f"detector {100 * run.detector_share:.1f} %")
+        self.status_dropped.setText(f"dropped {run.frames_dropped}")
         self.status_model.setText(f"model {s.model or '—'}")
         f["source"].setText(s.source)
         f["model"].setText(s.model or "—")
         f["state"].setText(state)
         count = f" of {s.frame_count}" if s.frame_count else ""
-        f["frames"].setText(f"{s.frames_processed} processed{count}, {s.frames_with_face} with a face")
-        f["fps"].setText(f"{s.fps:.1f} now, {s.run_fps:.1f} over the run")
+        f["frames"].setText(f"{run.frames_processed} processed{count}, {run.frames_with_face} with a face")
+        f["fps"].setText(f"{s.fps:.1f} now, {run.fps:.1f} over the run")
         f["stages"].setText(", ".join(stages) + " ms" if stages else "—")
         f["latency"].setText("—" if s.latency_ms is None else
                              f"{s.latency_ms:.1f} ms median" + ("" if s.live else " (from hand-over; files are read ahead)"))
-        f["detector"].setText(f"{100 * s.detector_share:.1f} % of frames ({s.detector_calls} "
-                              f"call{'' if s.detector_calls == 1 else 's'})")
+        f["detector"].setText(f"{100 * run.detector_share:.1f} % of frames ({run.detector_calls} "
+                              f"call{'' if run.detector_calls == 1 else 's'})")
         never = not s.paced_like_live and s.state not in (WorkerState.STARTING, WorkerState.FAILED)
-        f["dropped"].setText(f"{s.frames_dropped} by the source" + (" (files are read without dropping)" if never else ""))
+        f["dropped"].setText(f"{run.frames_dropped} by the source" + (" (files are read without dropping)" if never else ""))
         f["view"].setText(f"{self.view.frames_shown} frames drawn, {self._view_skipped} newer results skipped")
         if s.retarget or s.state not in (WorkerState.RUNNING, WorkerState.PAUSED):
             pending = self._calibrating_from is not None and s.neutral_id == self._calibrating_from

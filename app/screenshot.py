@@ -48,10 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         time.sleep(0.005)
         snap = window.worker.snapshot() if window.worker else None
-        if snap and args.record and not recording and snap.frames_processed > 10:
+        if snap and args.record and not recording and snap.run.frames_processed > 10:
             window.record_button.setChecked(True)
             recording = True
-        if snap and snap.frames_processed >= args.frames:
+        if snap and snap.run.frames_processed >= args.frames:
             break
     for _ in range(40):
         app.processEvents()

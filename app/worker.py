@@ -29,8 +29,8 @@ from typing import Any, Callable
 
 from occface_core.errors import UserError
 from retarget.osc import create_sender
-from tracking.pipeline import RunSummary
-from tracking.types import FaceResult
+from tracking.pipeline import RunCallbacks, RunSummary
+from tracking.types import FaceResult, Frame
 
 from .annotate import OverlayOptions
 from .recording import FrameExporter, VideoRecorder
@@ -38,7 +38,7 @@ from .session import Session, SessionConfig, build_session
 
 log = logging.getLogger(__name__)
 
-STAGE_WINDOW = 90  # frames over which the per-stage latency medians are taken
+STAGE_WINDOW = 90  # recent frames over which the live per-stage times and the latency are medians
 
 
 @dataclass(frozen=True)
@@ -93,24 +93,15 @@ class Snapshot:
     source_fps: float = 0.0
     frame_count: int | None = None
     position: int = 0                # index of the newest processed frame
-    frames_processed: int = 0
-    frames_read: int = 0
-    frames_dropped: int = 0
-    detector_calls: int = 0
-    frames_with_face: int = 0
-    fps: float = 0.0                 # recent processing rate
-    run_fps: float = 0.0             # frames processed / seconds since the first frame
-    stage_ms: dict[str, float] = field(default_factory=dict)
+    run: RunSummary = field(default_factory=RunSummary)  # counts so far; stage medians of recent frames;
+    #                                  wall_seconds from the first to the newest frame, so run.fps is the run's rate
+    fps: float = 0.0                 # recent processing rate (the pipeline's own counter)
     latency_ms: float | None = None  # frame captured -> result published, median of recent frames
     recording: RecordingInfo | None = None
     osc: dict[str, dict[str, Any]] = field(default_factory=dict)   # spec -> sender stats
     calibrated: bool = False
     neutral_id: int = 0              # changes whenever a new neutral face is set
     retarget: bool = False
-
-    @property
-    def detector_share(self) -> float:
-        return self.detector_calls / self.frames_processed if self.frames_processed else 0.0
 
 
 @dataclass(frozen=True)
@@ -196,12 +187,12 @@ class PipelineWorker:
         self._recording: RecordingInfo | None = None
         self._osc: dict[str, Any] = {}
         # (frame index, captured_at, timings) of recent frames; not the results, which hold images
-        self._recent: deque[tuple[int, float, dict[str, float]]] = deque(maxlen=STAGE_WINDOW)
         self._latencies: deque[float] = deque(maxlen=STAGE_WINDOW)
         self._first_frame_at: float | None = None
         self._last_frame_at: float | None = None
         self._pace_origin: tuple[float, float] | None = None  # (perf_counter, media timestamp)
         self._show_one = False  # process one frame while paused (after a seek)
+        self._next_stats = 0.0
 
     # --- called from the window (any thread) --------------------------------------------------------
     def start(self) -> "PipelineWorker":
@@ -229,7 +220,7 @@ class PipelineWorker:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return dataclasses.replace(self._snapshot, stage_ms=dict(self._snapshot.stage_ms),
+            return dataclasses.replace(self._snapshot, run=dataclasses.replace(self._snapshot.run),
                                        osc={k: dict(v) for k, v in self._snapshot.osc.items()})
 
     def events(self) -> list[Event]:
@@ -306,76 +297,65 @@ class PipelineWorker:
             snap = self._snapshot
             snap.source, snap.live, snap.width, snap.height = info.description, info.live, info.width, info.height
             snap.source_fps, snap.frame_count = info.fps, info.frame_count
-            snap.paced_like_live = bool(getattr(session.capture, "realtime", info.live))
+            snap.paced_like_live = session.capture.realtime
             snap.model = str(getattr(session.pipeline.backend, "name", "?"))
             snap.retarget = session.retarget_stage is not None
         for spec in self._initial_osc:
             self._do_add_osc(spec)
         if self._initial_record is not None and any(self._initial_record):
             self._do_start_recording(*self._initial_record, self._overlay)
-        summary = RunSummary(source=info.description, model=snap.model)
-        start = time.perf_counter()
+        summary: RunSummary | None = None
         try:
             session.capture.start()
             self._set_state(WorkerState.PAUSED if self._paused.is_set() else WorkerState.RUNNING)
-            self._loop(session)
+            self._next_stats = 0.0
+            summary = session.pipeline.run(session.capture, self._stop, callbacks=RunCallbacks(
+                between_frames=self._between_frames, paused=self._holding, before_process=self._before_process,
+                on_result=self._publish))
         except Exception as exc:
             log.exception("tracking stopped")
             self._emit(EventKind.ERROR, f"tracking stopped: {type(exc).__name__}: {exc}")
         finally:
-            summary.wall_seconds = time.perf_counter() - start
-            summary.interrupted = self._stop.is_set()
             self._finish(session, summary)
 
-    def _loop(self, session: Session) -> None:
-        capture, pipeline = session.capture, session.pipeline
-        next_stats = 0.0
-        while not self._stop.is_set():
-            self._run_commands()
-            now = time.perf_counter()
-            if now >= next_stats:
-                self._publish_stats(session)
-                next_stats = now + self.options.stats_interval_s
-            if self._paused.is_set() and not self._show_one:
-                self._set_state(WorkerState.PAUSED)
-                if getattr(capture, "realtime", capture.info.live):
-                    # a camera (or a file paced like one) keeps running: take its newest frame, process nothing
-                    try:
-                        capture.get(timeout=0.05)
-                    except queue.Empty:
-                        pass
-                else:
-                    time.sleep(0.03)
-                continue
-            try:
-                frame = capture.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if frame is None:
-                break
-            if self._show_one:  # a seek while paused: show the frame at the new position, then hold
-                self._show_one = False
-            elif self._snapshot.state is not WorkerState.RUNNING:
-                self._set_state(WorkerState.RUNNING)
-            if self.options.realtime and not getattr(capture, "realtime", capture.info.live):
-                self._pace(frame.timestamp)
-                if self._stop.is_set():
-                    break
-                # latency of a file frame counts from when the pipeline takes it, not from the wait
-                frame.captured_at = time.perf_counter()
-            result = pipeline.process(frame)
-            published = time.perf_counter()
-            self._latencies.append((published - frame.captured_at) * 1000.0)
-            self._recent.append((result.frame_index, frame.captured_at, result.timings_ms))
-            if self._first_frame_at is None:
-                self._first_frame_at = published
-            self._last_frame_at = published
-            if self._recording is not None:
-                self._recording.frames += 1
-            with self._lock:
-                self._latest = result
-                self._latest_seq += 1
+    # --- the pipeline's callbacks (worker thread) -------------------------------------------------------
+    def _between_frames(self) -> None:
         self._run_commands()
+        now = time.perf_counter()
+        if now >= self._next_stats and self.session is not None:
+            self._publish_stats(self.session)
+            self._next_stats = now + self.options.stats_interval_s
+
+    def _holding(self) -> bool:
+        """Paused, unless a seek asked to show the frame at the new position once."""
+        if self._paused.is_set() and not self._show_one:
+            self._set_state(WorkerState.PAUSED)
+            return True
+        return False
+
+    def _before_process(self, frame: Frame) -> None:
+        if self._show_one:  # a seek while paused: show the frame at the new position, then hold
+            self._show_one = False
+        elif self._snapshot.state is not WorkerState.RUNNING:
+            self._set_state(WorkerState.RUNNING)
+        capture = self.session.capture if self.session is not None else None
+        if self.options.realtime and capture is not None and not capture.realtime:
+            self._pace(frame.timestamp)
+            # latency of a file frame counts from when the pipeline takes it, not from the wait
+            frame.captured_at = time.perf_counter()
+
+    def _publish(self, result: FaceResult) -> None:
+        published = time.perf_counter()
+        self._latencies.append((published - result.captured_at) * 1000.0)
+        if self._first_frame_at is None:
+            self._first_frame_at = published
+        self._last_frame_at = published
+        if self._recording is not None:
+            self._recording.frames += 1
+        with self._lock:
+            self._latest = result
+            self._latest_seq += 1
+            self._snapshot.position = result.frame_index
 
     def _pace(self, media_time: float) -> None:
         now = time.perf_counter()
@@ -409,27 +389,21 @@ class PipelineWorker:
 
     def _publish_stats(self, session: Session) -> None:
         pipeline, capture = session.pipeline, session.capture
-        stage: dict[str, list[float]] = {}
-        for _, _, timings in self._recent:
-            for name, ms in timings.items():
-                stage.setdefault(name, []).append(ms)
         osc = {}
         for spec, sender in self._osc.items():
             try:
                 osc[spec] = dict(sender.stats())
             except Exception as exc:
                 osc[spec] = {"last_error": f"stats failed: {exc}"}
-        recent = [captured_at for _, captured_at, _ in self._recent]
-        fps = 0.0
-        window = [t for t in recent[-31:]]
-        if len(window) >= 2 and window[-1] > window[0]:
-            fps = (len(window) - 1) / (window[-1] - window[0])
-        if self._last_frame_at is not None and time.perf_counter() - self._last_frame_at > 1.0:
-            fps = 0.0  # paused, stalled or at the end: no recent frames
-        run_fps = 0.0
-        if self._first_frame_at is not None and self._last_frame_at and pipeline.frames_processed > 1:
-            run_fps = (pipeline.frames_processed - 1) / max(self._last_frame_at - self._first_frame_at, 1e-6)
-        stage_ms = {name: statistics.median(v) for name, v in stage.items()}
+        run = RunSummary(source=capture.info.description, model=self._snapshot.model,
+                         frames_read=capture.frames_read, frames_dropped=capture.frames_dropped)
+        pipeline.fill_summary(run, recent=STAGE_WINDOW)
+        if self._first_frame_at is not None and self._last_frame_at is not None:
+            run.wall_seconds = self._last_frame_at - self._first_frame_at
+        with self._lock:
+            latest = self._latest
+        stalled = self._last_frame_at is None or time.perf_counter() - self._last_frame_at > 1.0
+        fps = 0.0 if stalled or latest is None else float(latest.fps or 0.0)  # paused, stalled or ended: 0
         latency = statistics.median(self._latencies) if self._latencies else None
         calibrated = bool(getattr(session.retarget_stage, "calibrated", False))
         neutral = getattr(session.retarget_stage, "neutral", None)
@@ -437,13 +411,7 @@ class PipelineWorker:
         recording = dataclasses.replace(self._recording) if self._recording is not None else None
         with self._lock:
             s = self._snapshot
-            s.position = self._recent[-1][0] if self._recent else s.position
-            s.frames_processed = pipeline.frames_processed
-            s.frames_read = capture.frames_read
-            s.frames_dropped = capture.frames_dropped
-            s.detector_calls = pipeline.tracker.detector_calls
-            s.frames_with_face = pipeline.frames_with_face
-            s.fps, s.run_fps, s.stage_ms, s.latency_ms = fps, run_fps, stage_ms, latency
+            s.run, s.fps, s.latency_ms = run, fps, latency
             s.recording, s.osc, s.calibrated, s.neutral_id = recording, osc, calibrated, neutral_id
 
     # --- commands (worker thread) --------------------------------------------------------------------
@@ -544,20 +512,23 @@ class PipelineWorker:
         session.retarget_stage.calibrate_neutral()
         self._emit(EventKind.INFO, "calibrating: hold a relaxed face toward the camera")
 
-    def _finish(self, session: Session, summary: RunSummary) -> None:
-        """Finalise every output (recording first, so the file is complete) and release the source."""
+    def _finish(self, session: Session, summary: RunSummary | None) -> None:
+        """Finalise every output (recording first, so the file is complete) and release the source.
+        `summary` is Pipeline.run's, or None when tracking stopped on an exception."""
         self._run_commands()
         self._do_stop_recording()
         self._publish_stats(session)
-        for spec in list(self._osc):
-            self._osc.pop(spec, None)  # closed with the other sinks below
-        try:
-            summary.frames_read = session.capture.frames_read
-            summary.frames_dropped = session.capture.frames_dropped
-            summary.source_error = session.capture.read_error
-            session.pipeline.fill_summary(summary)
-        except Exception:
-            log.exception("summary failed")
+        self._osc.clear()  # closed with the other sinks by the session
+        if summary is None:
+            summary = RunSummary(source=session.capture.info.description, model=self._snapshot.model)
+            summary.interrupted = self._stop.is_set()
+            try:
+                summary.frames_read = session.capture.frames_read
+                summary.frames_dropped = session.capture.frames_dropped
+                summary.source_error = session.capture.read_error
+                session.pipeline.fill_summary(summary)
+            except Exception:
+                log.exception("summary failed")
         try:
             session.close()
         except Exception as exc:

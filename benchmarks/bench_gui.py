@@ -80,7 +80,7 @@ def run_gui(config) -> dict:
     summary = worker.summary
     return {"fps": summary.fps, "frames": summary.frames_processed, "drawn": drawn,
             "drawn_fps": drawn / summary.wall_seconds if summary.wall_seconds else 0.0,
-            "cpu_ms": 1000 * cpu / max(snap.frames_processed - state["seq_start"], 1)}
+            "cpu_ms": 1000 * cpu / max(snap.run.frames_processed - state["seq_start"], 1)}
 
 
 def main(argv: list[str] | None = None) -> int:

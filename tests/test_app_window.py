@@ -97,7 +97,7 @@ def jsonl_frames(path: Path) -> list[int]:
 
 def test_frames_reach_the_view_and_the_status(qapp, make_window):
     window = make_window()
-    wait_until(qapp, lambda: window.view.frames_shown >= 15 and window._last_snapshot.frames_processed >= 15,
+    wait_until(qapp, lambda: window.view.frames_shown >= 15 and window._last_snapshot.run.frames_processed >= 15,
                what="frames in the view and the status")
     assert window.view.last_frame_index is not None and window.view.last_frame_index >= 0
     assert window.errors == []
@@ -348,7 +348,7 @@ def test_calibrate_neutral_button(qapp, make_window, tmp_path):
     window.close()
     # the next run starts calibrated from the saved neutral face
     again = make_window()
-    wait_until(qapp, lambda: again.running and again._last_snapshot.frames_processed >= 1, what="second run")
+    wait_until(qapp, lambda: again.running and again._last_snapshot.run.frames_processed >= 1, what="second run")
     assert again.calibration_label.text() == "calibrated"
 
 
@@ -411,11 +411,11 @@ def test_a_file_played_like_a_camera_keeps_running_while_paused(qapp, settings):
         t_end = time.monotonic() + 0.6  # let the counters (published 4 times a second) catch up
         while time.monotonic() < t_end:
             qapp.processEvents()
-        processed, read = window._last_snapshot.frames_processed, window._last_snapshot.frames_read
+        processed, read = window._last_snapshot.run.frames_processed, window._last_snapshot.run.frames_read
         # like a camera, the source keeps delivering while paused; nothing is processed or queued up
-        wait_until(qapp, lambda: window._last_snapshot.frames_read >= read + 6, what="frames read while paused")
-        assert window._last_snapshot.frames_processed == processed
+        wait_until(qapp, lambda: window._last_snapshot.run.frames_read >= read + 6, what="frames read while paused")
+        assert window._last_snapshot.run.frames_processed == processed
         window.pause_button.setChecked(False)
-        wait_until(qapp, lambda: window._last_snapshot.frames_processed > processed + 3, what="frames after resume")
+        wait_until(qapp, lambda: window._last_snapshot.run.frames_processed > processed + 3, what="frames after resume")
     finally:
         window.close()

@@ -45,7 +45,7 @@ def test_worker_runs_a_clip_with_recording_and_reports_errors(tmp_path):
     assert kinds[-1] == "ended" and "recording-stopped" in kinds
     assert any(e.kind == "error" and "port" in e.message for e in events)  # the bad OSC target
     snap = worker.snapshot()
-    assert snap.state == "ended" and snap.frames_processed == 20 and snap.model == "mediapipe"
+    assert snap.state == "ended" and snap.run.frames_processed == 20 and snap.model == "mediapipe"
     assert snap.recording is None
     lines = (tmp_path / "a.jsonl").read_text().splitlines()
     assert [json.loads(l)["frame"] for l in lines] == list(range(20))
@@ -72,7 +72,7 @@ def test_realtime_playback_paces_a_file():
     worker.start()
     worker.join(60)
     # 16 frames at 30 fps span 0.5 s of media time
-    assert worker.snapshot().frames_processed == 16
+    assert worker.snapshot().run.frames_processed == 16
     assert time.perf_counter() - start >= 0.5
 
 
@@ -112,7 +112,7 @@ def test_a_recording_that_fails_while_running_is_reported_and_tracking_goes_on(t
     worker.join(60)
     errors = [e.message for e in worker.events() if e.kind == "error"]
     assert len(errors) == 1 and "per-frame data failed" in errors[0] and "No space left" in errors[0]
-    assert worker.snapshot().frames_processed == 15  # tracking went on, and so did the video
+    assert worker.snapshot().run.frames_processed == 15  # tracking went on, and so did the video
     cap = cv2.VideoCapture(str(tmp_path / "v.mp4"))
     n = 0
     while cap.read()[0]:

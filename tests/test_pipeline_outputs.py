@@ -2,6 +2,7 @@
 outputs come and go through add_sink/remove_sink; the video recorder writes a playable annotated file."""
 from __future__ import annotations
 
+import threading
 import time
 
 import cv2
@@ -9,7 +10,7 @@ import numpy as np
 
 from app.recording import VideoRecorder
 from occface_core.types import Box
-from tracking.pipeline import Pipeline, RunSummary
+from tracking.pipeline import Pipeline, RunCallbacks, RunSummary
 from tracking.types import FaceResult, Frame
 
 from tests.helpers import FakeBackend, FakeDetector
@@ -89,3 +90,32 @@ def test_the_video_recorder_writes_every_annotated_frame(tmp_path):
     assert count == 6 and image.shape == (480, 640, 3)
     # the overlay was drawn: the plain grey frame now has coloured pixels (points, ROI)
     assert (np.abs(image.astype(int) - 90).max(axis=2) > 60).sum() > 50
+
+
+class ListCapture:
+    """Stands in for a file CaptureThread: hands over the frames, then the end (None)."""
+
+    realtime = False
+
+    def __init__(self, n: int):
+        self._frames = list(frames(n))
+        self.info = type("Info", (), {"description": "list"})()
+        self.frames_read, self.frames_dropped, self.read_error = n, 0, None
+
+    def get(self, timeout=None):
+        return self._frames.pop(0) if self._frames else None
+
+
+def test_run_callbacks_pause_between_frames_and_see_every_result():
+    pipeline, capture, stop = make_pipeline(), ListCapture(4), threading.Event()
+    calls, seen, holds = [], [], iter([False, True, True, False])
+
+    def paused() -> bool:  # held twice before the second frame
+        return next(holds, False)
+
+    summary = pipeline.run(capture, stop, callbacks=RunCallbacks(
+        between_frames=lambda: calls.append(len(seen)), paused=paused,
+        before_process=lambda frame: calls.append(f"frame {frame.index}"), on_result=seen.append))
+    assert [r.frame_index for r in seen] == [0, 1, 2, 3] and summary.frames_processed == 4
+    assert calls[:6] == [0, "frame 0", 1, 1, 1, "frame 1"]   # no frame was taken while paused
+    assert calls[-1] == 4                                   # and once after the last frame

@@ -48,6 +48,24 @@ class PipelineOptions:
 
 
 @dataclass
+class RunCallbacks:
+    """Hooks for a caller that drives `Pipeline.run` interactively (the GUI worker); all run on the
+    pipeline's thread, so whatever they change (sinks, stages, the capture's position) is never touched
+    by two threads.
+
+    between_frames: before each frame and once after the last (queued commands, statistics).
+    paused: while it returns True no frame is processed; a live source is drained meanwhile so the
+    newest frame is the one taken on resume.
+    before_process: each frame just before processing (pacing a file at its own frame rate).
+    on_result: each result."""
+
+    between_frames: Callable[[], None] | None = None
+    paused: Callable[[], bool] | None = None
+    before_process: Callable[[Frame], None] | None = None
+    on_result: Callable[[FaceResult], None] | None = None
+
+
+@dataclass
 class RunSummary:
     source: str = ""
     model: str = ""
@@ -171,22 +189,15 @@ class Pipeline:
 
     # -- a whole source --------------------------------------------------------------------------
     def run(self, capture: CaptureThread, stop: threading.Event | None = None,
-            on_result: Callable[[FaceResult], None] | None = None) -> RunSummary:
-        """Process every frame the capture hands over until it ends or `stop` is set."""
+            on_result: Callable[[FaceResult], None] | None = None,
+            callbacks: RunCallbacks | None = None) -> RunSummary:
+        """Process every frame the capture hands over until it ends or `stop` is set; close the sinks."""
         stop = stop or threading.Event()
+        hooks = callbacks or RunCallbacks(on_result=on_result)
         start = time.perf_counter()
         summary = RunSummary(source=capture.info.description, model=getattr(self.backend, "name", "?"))
         try:
-            while not stop.is_set():
-                try:
-                    frame = capture.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                if frame is None:
-                    break
-                result = self.process(frame)
-                if on_result is not None:
-                    on_result(result)
+            self._loop(capture, stop, hooks)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
@@ -198,18 +209,57 @@ class Pipeline:
         summary.source_error = capture.read_error
         return self.fill_summary(summary)
 
-    def fill_summary(self, summary: RunSummary) -> RunSummary:
+    def _loop(self, capture: CaptureThread, stop: threading.Event, hooks: RunCallbacks) -> None:
+        while not stop.is_set():
+            if hooks.between_frames is not None:
+                hooks.between_frames()
+            if hooks.paused is not None and hooks.paused():
+                self._idle(capture, stop)
+                continue
+            try:
+                frame = capture.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if frame is None:
+                break
+            if hooks.before_process is not None:
+                hooks.before_process(frame)
+                if stop.is_set():
+                    break
+            result = self.process(frame)
+            if hooks.on_result is not None:
+                hooks.on_result(result)
+        if hooks.between_frames is not None:
+            hooks.between_frames()  # commands queued during the last frame still run
+
+    @staticmethod
+    def _idle(capture: CaptureThread, stop: threading.Event) -> None:
+        """Paused: a live source (or a file played like one) keeps running and its newest frame is
+        taken and dropped; a file simply waits where it is."""
+        if capture.realtime:
+            try:
+                capture.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        else:
+            stop.wait(0.03)
+
+    def fill_summary(self, summary: RunSummary, recent: int | None = None) -> RunSummary:
+        """The pipeline's counters into `summary`; stage medians over the last `recent` frames (None: the
+        whole TIMING_WINDOW; the window's live figures use a short one)."""
         summary.frames_processed = self.frames_processed
         summary.frames_with_face = self.frames_with_face
         summary.detector_calls = self.tracker.detector_calls
-        summary.stage_median_ms = self.stage_medians()
+        summary.stage_median_ms = self.stage_medians(recent)
         summary.sinks = [_sink_stats(s) for s in self.sinks]
         summary.sink_errors = self.sink_errors + sum(int(s.get("send_errors", 0)) for s in summary.sinks)
         return summary
 
-    def stage_medians(self) -> dict[str, float]:
-        """Median ms per stage over the last TIMING_WINDOW frames; 'detect' over frames where it ran."""
-        return {name: statistics.median(values) for name, values in self._timings.items() if values}
+    def stage_medians(self, recent: int | None = None) -> dict[str, float]:
+        """Median ms per stage over the last `recent` (default TIMING_WINDOW) frames that ran the stage
+        ('detect' only runs on some)."""
+        return {name: statistics.median(list(values)[-recent:] if recent else values)
+                for name, values in self._timings.items() if values}
 
     def close_sinks(self) -> None:
         """Close every sink once: run() closes them when it ends and Session.close() again on the way out."""
