@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends import DEFAULT_OCCFACE_WEIGHTS, BackendError, create_backend
+from .backends.occface_backend import OccFaceBackend
 from .detector import BlazeFaceDetector, landmark_box_from_detection, largest
 from .layout import IBUG68
 from .metrics import EvaluationResult, landmark_metrics, plot_ced, visibility_metrics
@@ -149,11 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     if not records:
         print("error: no records to evaluate", file=sys.stderr)
         return 2
-    from .backends import BackendError, create_backend
     try:
         if args.model == "occface":
-            from .backends import DEFAULT_OCCFACE_WEIGHTS
-            from .backends.occface_backend import OccFaceBackend
             weights = args.weights or DEFAULT_OCCFACE_WEIGHTS
             if not Path(weights).is_file():
                 print(f"error: model weights not found: {weights}", file=sys.stderr)
