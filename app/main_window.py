@@ -24,15 +24,15 @@ import cv2
 import numpy as np
 from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QPalette, QShortcut
-from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
-                             QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QScrollArea, QSizePolicy, QSlider,
-                             QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from app.annotate import OverlayOptions, OverlayRenderer
 from app.session import SessionConfig
 
 from .cameras import CameraInfo, list_cameras
-from .widgets import BlendshapeMeters, HeadPoseReadout, OscTargetsPanel, VideoView
+from .panels import (ErrorBanner, ExpressionPanel, RecordingPanel, StatusPanel, TransportBar, ViewPanel,
+                     default_record_folder)
+from .widgets import OscTargetsPanel
 from .worker import EventKind, PipelineWorker, Snapshot, WorkerOptions, WorkerState, recording_paths
 
 log = logging.getLogger(__name__)
@@ -41,15 +41,7 @@ ORGANISATION = "OccFace"
 APPLICATION = "OccFace Live"
 SETTINGS_ENV = "OCCFACE_SETTINGS"  # path of an .ini file used instead of the user's settings (tests)
 
-OVERLAYS = (("points", "Landmarks", True), ("roi", "ROI && state", True), ("head_axes", "Head axes", True),
-            ("contours", "Contours", True), ("blendshapes", "Shape bars", False))
-STAGE_ORDER = ("detect", "landmarks", "smooth", "retarget", "total")
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
-
-
-def default_record_folder() -> Path:
-    videos = Path.home() / "Videos"
-    return (videos if videos.is_dir() else Path.home()) / "OccFace"
 
 
 def make_settings(path: str | os.PathLike | None = None) -> QSettings:
@@ -116,118 +108,73 @@ class MainWindow(QMainWindow):
         root = QVBoxLayout(central)
         root.setContentsMargins(8, 6, 8, 4)
         root.setSpacing(6)
-
-        # source and transport controls
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Source"))
-        self.source_combo = QComboBox()
-        self.source_combo.setMinimumWidth(300)
-        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.source_combo.activated.connect(self._source_activated)
-        bar.addWidget(self.source_combo)
-        self.refresh_button = QToolButton()
-        self.refresh_button.setText("⟳")
-        self.refresh_button.setToolTip("Look for cameras again")
-        self.refresh_button.clicked.connect(lambda: self._fill_sources(None, keep_selection=True))
-        bar.addWidget(self.refresh_button)
-        self.open_button = QPushButton("Open video…")
-        self.open_button.clicked.connect(self.open_video)
-        bar.addWidget(self.open_button)
-        bar.addSpacing(12)
-        style = self.style()
-        self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Start")
-        self.start_button.clicked.connect(lambda: self.start())  # not start(checked): clicked passes a bool
-        self.pause_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause")
-        self.pause_button.setCheckable(True)
-        self.pause_button.toggled.connect(self.set_paused)
-        self.stop_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Stop")
-        self.stop_button.clicked.connect(self.stop)
-        for b in (self.start_button, self.pause_button, self.stop_button):
-            bar.addWidget(b)
-        bar.addSpacing(12)
-        self.record_button = QPushButton("● Record")
-        self.record_button.setCheckable(True)
-        self.record_button.setToolTip("Record the annotated video and the per-frame data (Ctrl+R)")
-        self.record_button.toggled.connect(self._record_toggled)
-        bar.addWidget(self.record_button)
-        self.record_time = QLabel("")
-        self.record_time.setMinimumWidth(120)
-        bar.addWidget(self.record_time)
-        bar.addStretch(1)
-        root.addLayout(bar)
-
-        # error banner
-        self.error_banner = QWidget()
-        banner = QHBoxLayout(self.error_banner)
-        banner.setContentsMargins(10, 4, 4, 4)
-        self.error_label = QLabel("")
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        banner.addWidget(self.error_label, 1)
-        dismiss = QToolButton()
-        dismiss.setText("✕")
-        dismiss.setToolTip("Dismiss")
-        dismiss.clicked.connect(self.clear_error)
-        banner.addWidget(dismiss)
-        self.error_banner.setStyleSheet("background: #5c1f1f; color: #ffdada; border-radius: 4px;")
-        self.error_banner.setVisible(False)
+        root.addWidget(self._build_transport())
+        self.error_banner = ErrorBanner()
+        self.error_banner.dismissed.connect(self.clear_error)
+        self.error_label = self.error_banner.label
         root.addWidget(self.error_banner)
-
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        # left: view, position, overlays
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.setContentsMargins(0, 0, 0, 0)
-        self.view = VideoView()
-        lv.addWidget(self.view, 1)
-        pos = QHBoxLayout()
-        self.position_slider = QSlider(Qt.Orientation.Horizontal)
-        self.position_slider.setEnabled(False)
-        self.position_slider.sliderReleased.connect(self._slider_released)
-        self.position_slider.actionTriggered.connect(self._slider_action)
-        pos.addWidget(self.position_slider, 1)
-        self.position_label = QLabel("—")
-        self.position_label.setMinimumWidth(130)
-        self.position_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        pos.addWidget(self.position_label)
-        lv.addLayout(pos)
-        overlays = QHBoxLayout()
-        overlays.addWidget(QLabel("Overlays:"))
-        self.overlay_boxes: dict[str, QCheckBox] = {}
-        for key, title, default in OVERLAYS:
-            box = QCheckBox(title)
-            box.setChecked(default)
-            box.toggled.connect(self._overlay_changed)
-            overlays.addWidget(box)
-            self.overlay_boxes[key] = box
-        overlays.addStretch(1)
-        self.realtime_box = QCheckBox("Play files at their own speed")
-        self.realtime_box.setChecked(True)
-        self.realtime_box.setToolTip("Off: process video files as fast as the pipeline can")
-        overlays.addWidget(self.realtime_box)
-        lv.addLayout(overlays)
-        splitter.addWidget(left)
-
-        # right: tabs
-        self.tabs = QTabWidget()
-        self.tabs.setMinimumWidth(340)
-        self.tabs.addTab(self._build_expression_tab(), "Expression")
-        self.osc_panel = OscTargetsPanel()
-        self.osc_panel.added.connect(self._osc_added)
-        self.osc_panel.removed.connect(self._osc_removed)
-        self.osc_panel.error.connect(lambda msg: self.show_error(f"OSC: {msg}"))
-        self.tabs.addTab(self.osc_panel, "Streaming")
-        self.tabs.addTab(self._build_recording_tab(), "Recording")
-        self.tabs.addTab(self._build_status_tab(), "Status")
-        splitter.addWidget(self.tabs)
+        splitter.addWidget(self._build_view_panel())
+        splitter.addWidget(self._build_tabs())
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([760, 500])
         self.splitter = splitter
         root.addWidget(splitter, 1)
         self.setCentralWidget(central)
+        self._build_status_bar()
+        self._fill_sources(cameras)
+        self._add_shortcuts()
 
-        # status bar
+    def _build_transport(self) -> TransportBar:
+        bar = TransportBar(self.style())
+        self.source_combo, self.refresh_button, self.open_button = bar.source_combo, bar.refresh_button, bar.open_button
+        self.start_button, self.pause_button, self.stop_button = bar.start_button, bar.pause_button, bar.stop_button
+        self.record_button, self.record_time = bar.record_button, bar.record_time
+        self.source_combo.activated.connect(self._source_activated)
+        self.refresh_button.clicked.connect(lambda: self._fill_sources(None, keep_selection=True))
+        self.open_button.clicked.connect(self.open_video)
+        self.start_button.clicked.connect(lambda: self.start())  # not start(checked): clicked passes a bool
+        self.pause_button.toggled.connect(self.set_paused)
+        self.stop_button.clicked.connect(self.stop)
+        self.record_button.toggled.connect(self._record_toggled)
+        return bar
+
+    def _build_view_panel(self) -> ViewPanel:
+        panel = ViewPanel()
+        self.view, self.position_slider, self.position_label = panel.view, panel.position_slider, panel.position_label
+        self.overlay_boxes, self.realtime_box = panel.overlay_boxes, panel.realtime_box
+        self.position_slider.sliderReleased.connect(self._slider_released)
+        self.position_slider.actionTriggered.connect(self._slider_action)
+        for box in self.overlay_boxes.values():
+            box.toggled.connect(self._overlay_changed)
+        return panel
+
+    def _build_tabs(self) -> QTabWidget:
+        self.tabs = QTabWidget()
+        self.tabs.setMinimumWidth(340)
+        expression = ExpressionPanel()
+        self.pose_readout, self.meters = expression.pose_readout, expression.meters
+        self.calibrate_button, self.calibration_label = expression.calibrate_button, expression.calibration_label
+        self.calibrate_button.clicked.connect(self.calibrate_neutral)
+        self.tabs.addTab(expression, "Expression")
+        self.osc_panel = OscTargetsPanel()
+        self.osc_panel.added.connect(self._osc_added)
+        self.osc_panel.removed.connect(self._osc_removed)
+        self.osc_panel.error.connect(lambda msg: self.show_error(f"OSC: {msg}"))
+        self.tabs.addTab(self.osc_panel, "Streaming")
+        recording = RecordingPanel()
+        self.record_folder, self.export_format = recording.record_folder, recording.export_format
+        self.record_button2, self.record_info = recording.record_button, recording.record_info
+        recording.browse_button.clicked.connect(self._choose_record_folder)
+        self.record_button2.clicked.connect(self.record_button.toggle)
+        self.tabs.addTab(recording, "Recording")
+        self.status_panel = StatusPanel()
+        self.status_fields, self.message_log = self.status_panel.fields, self.status_panel.message_log
+        self.tabs.addTab(self.status_panel, "Status")
+        return self.tabs
+
+    def _build_status_bar(self) -> None:
         sb = self.statusBar()
         self.status_fps = QLabel("— fps")
         self.status_latency = QLabel("")
@@ -240,8 +187,7 @@ class MainWindow(QMainWindow):
             w.setContentsMargins(6, 0, 6, 0)
             sb.addPermanentWidget(w)
 
-        self._fill_sources(cameras)
-        # shortcuts
+    def _add_shortcuts(self) -> None:
         self.record_action = QAction("Record", self)
         self.record_action.setShortcut(QKeySequence("Ctrl+R"))
         self.record_action.triggered.connect(self.record_button.toggle)
@@ -249,85 +195,6 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Space"), self, activated=self.pause_button.toggle)
         QShortcut(QKeySequence("Ctrl+O"), self, activated=self.open_video)
         QShortcut(QKeySequence("Ctrl+Q"), self, activated=self.close)
-
-    def _build_expression_tab(self) -> QWidget:
-        tab = QWidget()
-        v = QVBoxLayout(tab)
-        pose_box = QGroupBox("Head pose")
-        pv = QVBoxLayout(pose_box)
-        self.pose_readout = HeadPoseReadout()
-        pv.addWidget(self.pose_readout)
-        v.addWidget(pose_box)
-        row = QHBoxLayout()
-        self.calibrate_button = QPushButton("Calibrate neutral")
-        self.calibrate_button.setToolTip("Hold a relaxed face toward the camera, then press")
-        self.calibrate_button.clicked.connect(self.calibrate_neutral)
-        row.addWidget(self.calibrate_button)
-        self.calibration_label = QLabel("not calibrated")
-        self.calibration_label.setStyleSheet("color: #9a9aa0;")
-        row.addWidget(self.calibration_label, 1)
-        v.addLayout(row)
-        shapes_box = QGroupBox("Blendshapes")
-        sv = QVBoxLayout(shapes_box)
-        sv.setContentsMargins(4, 4, 4, 4)
-        self.meters = BlendshapeMeters()
-        scroll = QScrollArea()  # lets the window shrink below the meters' height
-        scroll.setWidget(self.meters)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        sv.addWidget(scroll)
-        v.addWidget(shapes_box, 1)
-        return tab
-
-    def _build_recording_tab(self) -> QWidget:
-        tab = QWidget()
-        v = QVBoxLayout(tab)
-        form = QFormLayout()
-        folder_row = QHBoxLayout()
-        self.record_folder = QLineEdit(str(default_record_folder()))
-        folder_row.addWidget(self.record_folder, 1)
-        browse = QPushButton("Choose…")
-        browse.clicked.connect(self._choose_record_folder)
-        folder_row.addWidget(browse)
-        form.addRow("Folder", folder_row)
-        self.export_format = QComboBox()
-        self.export_format.addItem("JSON lines (.jsonl)", "jsonl")
-        self.export_format.addItem("CSV (.csv)", "csv")
-        form.addRow("Per-frame data", self.export_format)
-        v.addLayout(form)
-        self.record_button2 = QPushButton("● Start recording (Ctrl+R)")
-        self.record_button2.clicked.connect(self.record_button.toggle)
-        v.addWidget(self.record_button2)
-        self.record_info = QLabel("Not recording. The video is recorded with the overlays shown in the view.")
-        self.record_info.setWordWrap(True)
-        self.record_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        v.addWidget(self.record_info)
-        v.addStretch(1)
-        return tab
-
-    def _build_status_tab(self) -> QWidget:
-        tab = QWidget()
-        v = QVBoxLayout(tab)
-        self.status_form = QFormLayout()
-        self.status_fields: dict[str, QLabel] = {}
-        for key, title in (("source", "Source"), ("model", "Model"), ("state", "State"), ("frames", "Frames"),
-                           ("fps", "Frames/s"), ("stages", "Time per stage"), ("latency", "Capture → result"),
-                           ("detector", "Needed the detector"), ("dropped", "Dropped frames"),
-                           ("view", "View")):
-            label = QLabel("—")
-            label.setWordWrap(True)
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.status_form.addRow(title, label)
-            self.status_fields[key] = label
-        v.addLayout(self.status_form)
-        v.addWidget(QLabel("Messages"))
-        self.message_log = QLabel("")
-        self.message_log.setWordWrap(True)
-        self.message_log.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.message_log.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message_log.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
-        v.addWidget(self.message_log, 1)
-        return tab
 
     # --- sources ----------------------------------------------------------------------------------------
     def _fill_sources(self, cameras: list[CameraInfo] | None, keep_selection: bool = False) -> None:
@@ -676,32 +543,18 @@ class MainWindow(QMainWindow):
             return
         s = worker.snapshot()
         self._last_snapshot = s
-        f = self.status_fields
         state = "starting…" if s.state is WorkerState.STARTING else str(s.state)
         self.status_state.setText(state)
         self.status_fps.setText(f"{s.fps:.1f} fps")
         run = s.run
-        stages = [f"{k} {run.stage_median_ms[k]:.1f}" for k in STAGE_ORDER if k in run.stage_median_ms]
         total = run.stage_median_ms.get("total")
         # the time to process a frame; "latency" is the capture -> result figure in the statistics
         self.status_latency.setText(f"frame {total:.1f} ms" if total is not None else "frame —")
         self.status_detector.setText(f"detector {100 * run.detector_share:.1f} %")
         self.status_dropped.setText(f"dropped {run.frames_dropped}")
         self.status_model.setText(f"model {s.model or '—'}")
-        f["source"].setText(s.source)
-        f["model"].setText(s.model or "—")
-        f["state"].setText(state)
-        count = f" of {s.frame_count}" if s.frame_count else ""
-        f["frames"].setText(f"{run.frames_processed} processed{count}, {run.frames_with_face} with a face")
-        f["fps"].setText(f"{s.fps:.1f} now, {run.fps:.1f} over the run")
-        f["stages"].setText(", ".join(stages) + " ms" if stages else "—")
-        f["latency"].setText("—" if s.latency_ms is None else
-                             f"{s.latency_ms:.1f} ms median" + ("" if s.live else " (from hand-over; files are read ahead)"))
-        f["detector"].setText(f"{100 * run.detector_share:.1f} % of frames ({run.detector_calls} "
-                              f"call{'' if run.detector_calls == 1 else 's'})")
-        never = not s.paced_like_live and s.state not in (WorkerState.STARTING, WorkerState.FAILED)
-        f["dropped"].setText(f"{run.frames_dropped} by the source" + (" (files are read without dropping)" if never else ""))
-        f["view"].setText(f"{self.view.frames_shown} frames drawn, {self._view_skipped} newer results skipped")
+        self.status_panel.show_snapshot(
+            s, state, f"{self.view.frames_shown} frames drawn, {self._view_skipped} newer results skipped")
         if s.retarget or s.state not in (WorkerState.RUNNING, WorkerState.PAUSED):
             pending = self._calibrating_from is not None and s.neutral_id == self._calibrating_from
             if not pending or s.state not in (WorkerState.RUNNING, WorkerState.PAUSED):
@@ -738,14 +591,12 @@ class MainWindow(QMainWindow):
     def show_error(self, message: str) -> None:
         message = str(message).strip().splitlines()[0] if str(message).strip() else "unknown error"
         self._errors.append(message)
-        self.error_label.setText(message)
-        self.error_banner.setVisible(True)
+        self.error_banner.show_message(message)
         self.statusBar().showMessage(message, 10000)
         self._log(f"error: {message}")
 
     def clear_error(self) -> None:
-        self.error_label.setText("")
-        self.error_banner.setVisible(False)
+        self.error_banner.show_message("")
 
     @property
     def errors(self) -> list[str]:

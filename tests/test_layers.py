@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("occface_core", "tracking", "retarget", "app")  # each may import only from its left
 TOP = ("main", "benchmarks", "tests")                      # may import any layer
 TRAINING = ("occface_core.train", "occface_core.dataset", "occface_core.occluders")
-QT_MODULES = {"app.main_window", "app.widgets", "app.cameras", "app.screenshot"}
+QT_MODULES = {"app.main_window", "app.panels", "app.widgets", "app.cameras", "app.screenshot"}
 
 
 def module_name(path: Path) -> str:
