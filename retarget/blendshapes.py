@@ -48,6 +48,7 @@ Not measurable from these landmarks and always 0: jawForward (needs depth), mout
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Sequence
 
@@ -109,118 +110,13 @@ class BlendshapeMeasure:
     def __call__(self, q: np.ndarray, neutral: np.ndarray, yaw_deg: float = 0.0,
                  dead_zones: Mapping[str, float] | None = None, raw: bool = False) -> dict[str, float]:
         """`dead_zones`: per-shape cut (DEAD_ZONE where absent); `raw`: no cut at all (to measure noise)."""
-        qx, qy = np.asarray(q, dtype=np.float64)[:, 0].tolist(), np.asarray(q, dtype=np.float64)[:, 1].tolist()
-        nx, ny = np.asarray(neutral, dtype=np.float64)[:, 0].tolist(), np.asarray(neutral, dtype=np.float64)[:, 1].tolist()
-        d = math.hypot(nx[36] - nx[45], ny[36] - ny[45]) or 1.0
+        g = _Geometry.of(q, neutral)
         out = neutral_blendshapes()
-
-        # --- eyes ---------------------------------------------------------------------------------
-        for side, e in EYES.items():
-            outer, inner, pairs, lower, pupil = e["outer"], e["inner"], e["pairs"], e["lower"], e["pupil"]
-            width = abs(qx[outer] - qx[inner]) or 1e-6
-            width_n = abs(nx[outer] - nx[inner]) or 1e-6
-            o_now = sum(qy[lo] - qy[up] for up, lo in pairs) / len(pairs) / width
-            o_neu = sum(ny[lo] - ny[up] for up, lo in pairs) / len(pairs) / width_n
-            ratio = o_now / o_neu if o_neu > 1e-6 else 1.0
-            out[f"eyeBlink{side}"] = _clip((0.75 - ratio) / (0.75 - 0.20))
-            out[f"eyeWide{side}"] = _clip((ratio - 1.15) / 0.35)
-
-            rise_q = ((qy[outer] + qy[inner]) / 2 - _mean(qy, lower)) / width
-            rise_n = ((ny[outer] + ny[inner]) / 2 - _mean(ny, lower)) / width_n
-            out[f"eyeSquint{side}"] = _clip((rise_q - rise_n) / 0.15)
-
-            iris = range(pupil, pupil + 5)  # pupil and its ring: less noise than the pupil alone
-            gx = ((_mean(qx, iris) - (qx[outer] + qx[inner]) / 2) / width
-                  - (_mean(nx, iris) - (nx[outer] + nx[inner]) / 2) / width_n)
-            gy = ((_mean(qy, iris) - (qy[outer] + qy[inner]) / 2) / width
-                  - (_mean(ny, iris) - (ny[outer] + ny[inner]) / 2) / width_n)
-            out_amount = e["out_sign"] * gx
-            out[f"eyeLookOut{side}"] = _clip(out_amount / 0.2)
-            out[f"eyeLookIn{side}"] = _clip(-out_amount / 0.2)
-            out[f"eyeLookUp{side}"] = _clip(-gy / 0.12)
-            out[f"eyeLookDown{side}"] = _clip(gy / 0.12)
-
-        # --- brows (rise relative to the eye corners, positive = up) -------------------------------
-        def brow_rise(idx, corners) -> float:
-            ref_q, ref_n = _mean(qy, corners), _mean(ny, corners)
-            return sum((ref_q - qy[i]) - (ref_n - ny[i]) for i in idx) / len(idx) / d
-
-        r_corners, l_corners = (36, 39), (42, 45)
-        out["browInnerUp"] = _clip((brow_rise((21,), r_corners) + brow_rise((22,), l_corners)) / 2 / 0.08)
-        out["browOuterUpRight"] = _clip(brow_rise((17, 18), r_corners) / 0.08)
-        out["browOuterUpLeft"] = _clip(brow_rise((25, 26), l_corners) / 0.08)
-        out["browDownRight"] = _clip(-brow_rise(range(17, 22), r_corners) / 0.05)
-        out["browDownLeft"] = _clip(-brow_rise(range(22, 27), l_corners) / 0.05)
-
-        # --- jaw and mouth ---------------------------------------------------------------------------
-        dx = [(a - b) / d for a, b in zip(qx, nx)]         # per-point displacement from neutral, in D
-        dy = [(a - b) / d for a, b in zip(qy, ny)]
-        chin_drop = dy[8]
-        lip_gap = ((qy[66] - qy[62]) - (ny[66] - ny[62])) / d
-        jaw_chin = chin_drop / 0.25
-        jaw_lips = lip_gap / 0.3
-        out["jawOpen"] = _clip(0.6 * jaw_chin + 0.4 * jaw_lips)
-        # Lips held together while the chin drops; a dead zone keeps ordinary jaw opening at 0.
-        out["mouthClose"] = _clip((min(jaw_chin, 1.0) - max(jaw_lips, 0.0) - 0.2) / 0.6)
-
-        bridge = range(27, 31)
-        nose_x_q, nose_x_n = _mean(qx, bridge), _mean(nx, bridge)
-        jaw_shift = ((qx[8] - nose_x_q) - (nx[8] - nose_x_n)) / d
-        out["jawLeft"] = _clip(jaw_shift / 0.06)
-        out["jawRight"] = _clip(-jaw_shift / 0.06)
-        mouth_idx = (48, 54, 51, 57)
-        mouth_shift = ((_mean(qx, mouth_idx) - nose_x_q) - (_mean(nx, mouth_idx) - nose_x_n)) / d
-        mouth_shift -= 0.5 * jaw_shift
-        out["mouthLeft"] = _clip(mouth_shift / 0.06)
-        out["mouthRight"] = _clip(-mouth_shift / 0.06)
-
-        corner_drop_from_jaw = 0.35 * max(chin_drop, 0.0)  # corners follow the jaw a little
-        for side, corner, sign in (("Left", 54, 1.0), ("Right", 48, -1.0)):
-            outward = sign * dx[corner]
-            up = -(dy[corner] - corner_drop_from_jaw)
-            # A small dead zone (0.005 D, about half a millimetre) keeps landmark noise out.
-            out[f"mouthSmile{side}"] = _clip((up + 0.5 * max(outward, 0.0) - 0.005) / 0.05)
-            out[f"mouthFrown{side}"] = _clip((-up - 0.005) / 0.04)
-            out[f"mouthStretch{side}"] = _clip((outward - 2.0 * max(up, 0.0)) / 0.06)
-
-        width_q = abs(qx[54] - qx[48])
-        width_n = abs(nx[54] - nx[48]) or 1e-6
-        narrow = (width_n - width_q) / width_n
-        lips_apart = _clip(lip_gap / 0.15)
-        out["mouthPucker"] = _clip(narrow / 0.2) * (1.0 - lips_apart)
-        out["mouthFunnel"] = _clip(narrow / 0.2) * lips_apart
-
-        def thinning(a: int, b: int) -> float:
-            t_n = ny[b] - ny[a]
-            return (t_n - (qy[b] - qy[a])) / t_n if abs(t_n) > 1e-6 else 0.0
-
-        out["mouthRollUpper"] = _clip(thinning(51, 62) / 0.6)
-        out["mouthRollLower"] = _clip(thinning(66, 57) / 0.6)
-        closed = 1.0 - lips_apart
-        out["mouthPressLeft"] = _clip((thinning(52, 63) + thinning(65, 56)) / 2 / 0.4) * closed
-        out["mouthPressRight"] = _clip((thinning(50, 61) + thinning(67, 58)) / 2 / 0.4) * closed
-        out["mouthShrugUpper"] = _clip(-dy[51] / 0.05) * closed
-        out["mouthShrugLower"] = _clip(-(dy[57] - chin_drop) / 0.05) * closed
-        out["mouthUpperUpLeft"] = _clip(-(dy[52] + dy[53]) / 2 / 0.05)
-        out["mouthUpperUpRight"] = _clip(-(dy[49] + dy[50]) / 2 / 0.05)
-        out["mouthLowerDownLeft"] = _clip(((dy[55] + dy[56]) / 2 - chin_drop) / 0.06)
-        out["mouthLowerDownRight"] = _clip(((dy[58] + dy[59]) / 2 - chin_drop) / 0.06)
-
-        # --- nose, cheeks ---------------------------------------------------------------------------
-        bridge_q, bridge_n = _mean(qy, bridge), _mean(ny, bridge)
-
-        def wing_rise(idx) -> float:
-            return -((_mean(qy, idx) - bridge_q) - (_mean(ny, idx) - bridge_n)) / d
-
-        out["noseSneerLeft"] = _clip(wing_rise((34, 35)) / 0.04)
-        out["noseSneerRight"] = _clip(wing_rise((31, 32)) / 0.04)
-        out["cheekSquintLeft"] = min(out["eyeSquintLeft"], out["mouthSmileLeft"])
-        out["cheekSquintRight"] = min(out["eyeSquintRight"], out["mouthSmileRight"])
-        if abs(yaw_deg) < 20.0:  # the jaw outline is a silhouette: it slides with larger turns
-            cheek_q = _mean(qx, (12, 13, 14)) - _mean(qx, (2, 3, 4))
-            cheek_n = _mean(nx, (12, 13, 14)) - _mean(nx, (2, 3, 4))
-            widen = (cheek_q - cheek_n) / (cheek_n or 1e-6)
-            out["cheekPuff"] = _clip(widen / 0.06) * closed
+        _eyes(g, out)
+        _brows(g, out)
+        mouth = _jaw(g, out)
+        _mouth(g, mouth, out)
+        _nose_and_cheeks(g, mouth, yaw_deg, out)
         for name in UNMEASURED:
             out[name] = 0.0
         if raw:
@@ -231,6 +127,165 @@ class BlendshapeMeasure:
                 zone = DEAD_ZONE if dead_zones is None else dead_zones.get(name, DEAD_ZONE)
                 out[name] = _clip((value - zone) / (1.0 - zone))
         return out
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """One frame's head-frame points (qx, qy) beside the neutral's (nx, ny), as plain float lists, with
+    the neutral's eye-corner distance d (the unit of most shapes) and each point's displacement in d."""
+
+    qx: list[float]
+    qy: list[float]
+    nx: list[float]
+    ny: list[float]
+    d: float
+    dx: list[float]
+    dy: list[float]
+
+    @staticmethod
+    def of(q: np.ndarray, neutral: np.ndarray) -> "_Geometry":
+        qx, qy = np.asarray(q, dtype=np.float64)[:, 0].tolist(), np.asarray(q, dtype=np.float64)[:, 1].tolist()
+        nx, ny = np.asarray(neutral, dtype=np.float64)[:, 0].tolist(), np.asarray(neutral, dtype=np.float64)[:, 1].tolist()
+        d = math.hypot(nx[36] - nx[45], ny[36] - ny[45]) or 1.0
+        dx = [(a - b) / d for a, b in zip(qx, nx)]         # per-point displacement from neutral, in D
+        dy = [(a - b) / d for a, b in zip(qy, ny)]
+        return _Geometry(qx, qy, nx, ny, d, dx, dy)
+
+
+@dataclass(frozen=True)
+class _JawState:
+    """What the mouth and cheek shapes need from the jaw step."""
+
+    chin_drop: float
+    lip_gap: float
+    lips_apart: float
+
+
+def _eyes(g: _Geometry, out: dict[str, float]) -> None:
+    """Blink, wide and squint from the lid opening; gaze from the iris against the eye corners."""
+    qx, qy, nx, ny = g.qx, g.qy, g.nx, g.ny
+    for side, e in EYES.items():
+        outer, inner, pairs, lower, pupil = e["outer"], e["inner"], e["pairs"], e["lower"], e["pupil"]
+        width = abs(qx[outer] - qx[inner]) or 1e-6
+        width_n = abs(nx[outer] - nx[inner]) or 1e-6
+        o_now = sum(qy[lo] - qy[up] for up, lo in pairs) / len(pairs) / width
+        o_neu = sum(ny[lo] - ny[up] for up, lo in pairs) / len(pairs) / width_n
+        ratio = o_now / o_neu if o_neu > 1e-6 else 1.0
+        out[f"eyeBlink{side}"] = _clip((0.75 - ratio) / (0.75 - 0.20))
+        out[f"eyeWide{side}"] = _clip((ratio - 1.15) / 0.35)
+
+        rise_q = ((qy[outer] + qy[inner]) / 2 - _mean(qy, lower)) / width
+        rise_n = ((ny[outer] + ny[inner]) / 2 - _mean(ny, lower)) / width_n
+        out[f"eyeSquint{side}"] = _clip((rise_q - rise_n) / 0.15)
+
+        iris = range(pupil, pupil + 5)  # pupil and its ring: less noise than the pupil alone
+        gx = ((_mean(qx, iris) - (qx[outer] + qx[inner]) / 2) / width
+              - (_mean(nx, iris) - (nx[outer] + nx[inner]) / 2) / width_n)
+        gy = ((_mean(qy, iris) - (qy[outer] + qy[inner]) / 2) / width
+              - (_mean(ny, iris) - (ny[outer] + ny[inner]) / 2) / width_n)
+        out_amount = e["out_sign"] * gx
+        out[f"eyeLookOut{side}"] = _clip(out_amount / 0.2)
+        out[f"eyeLookIn{side}"] = _clip(-out_amount / 0.2)
+        out[f"eyeLookUp{side}"] = _clip(-gy / 0.12)
+        out[f"eyeLookDown{side}"] = _clip(gy / 0.12)
+
+
+def _brows(g: _Geometry, out: dict[str, float]) -> None:
+    """Brow rise relative to the eye corners, positive = up."""
+    qy, ny, d = g.qy, g.ny, g.d
+
+    def brow_rise(idx, corners) -> float:
+        ref_q, ref_n = _mean(qy, corners), _mean(ny, corners)
+        return sum((ref_q - qy[i]) - (ref_n - ny[i]) for i in idx) / len(idx) / d
+
+    r_corners, l_corners = (36, 39), (42, 45)
+    out["browInnerUp"] = _clip((brow_rise((21,), r_corners) + brow_rise((22,), l_corners)) / 2 / 0.08)
+    out["browOuterUpRight"] = _clip(brow_rise((17, 18), r_corners) / 0.08)
+    out["browOuterUpLeft"] = _clip(brow_rise((25, 26), l_corners) / 0.08)
+    out["browDownRight"] = _clip(-brow_rise(range(17, 22), r_corners) / 0.05)
+    out["browDownLeft"] = _clip(-brow_rise(range(22, 27), l_corners) / 0.05)
+
+
+def _jaw(g: _Geometry, out: dict[str, float]) -> _JawState:
+    """Jaw open/close and the sideways jaw and mouth shifts against the nose bridge."""
+    qx, qy, nx, ny, d, dy = g.qx, g.qy, g.nx, g.ny, g.d, g.dy
+    chin_drop = dy[8]
+    lip_gap = ((qy[66] - qy[62]) - (ny[66] - ny[62])) / d
+    jaw_chin = chin_drop / 0.25
+    jaw_lips = lip_gap / 0.3
+    out["jawOpen"] = _clip(0.6 * jaw_chin + 0.4 * jaw_lips)
+    # Lips held together while the chin drops; a dead zone keeps ordinary jaw opening at 0.
+    out["mouthClose"] = _clip((min(jaw_chin, 1.0) - max(jaw_lips, 0.0) - 0.2) / 0.6)
+
+    bridge = range(27, 31)
+    nose_x_q, nose_x_n = _mean(qx, bridge), _mean(nx, bridge)
+    jaw_shift = ((qx[8] - nose_x_q) - (nx[8] - nose_x_n)) / d
+    out["jawLeft"] = _clip(jaw_shift / 0.06)
+    out["jawRight"] = _clip(-jaw_shift / 0.06)
+    mouth_idx = (48, 54, 51, 57)
+    mouth_shift = ((_mean(qx, mouth_idx) - nose_x_q) - (_mean(nx, mouth_idx) - nose_x_n)) / d
+    mouth_shift -= 0.5 * jaw_shift
+    out["mouthLeft"] = _clip(mouth_shift / 0.06)
+    out["mouthRight"] = _clip(-mouth_shift / 0.06)
+    return _JawState(chin_drop=chin_drop, lip_gap=lip_gap, lips_apart=_clip(lip_gap / 0.15))
+
+
+def _mouth(g: _Geometry, jaw: _JawState, out: dict[str, float]) -> None:
+    """Corners (smile, frown, stretch), width (pucker, funnel) and lip thickness (roll, press, shrug)."""
+    qx, qy, nx, ny, dx, dy = g.qx, g.qy, g.nx, g.ny, g.dx, g.dy
+    chin_drop = jaw.chin_drop
+    corner_drop_from_jaw = 0.35 * max(chin_drop, 0.0)  # corners follow the jaw a little
+    for side, corner, sign in (("Left", 54, 1.0), ("Right", 48, -1.0)):
+        outward = sign * dx[corner]
+        up = -(dy[corner] - corner_drop_from_jaw)
+        # A small dead zone (0.005 D, about half a millimetre) keeps landmark noise out.
+        out[f"mouthSmile{side}"] = _clip((up + 0.5 * max(outward, 0.0) - 0.005) / 0.05)
+        out[f"mouthFrown{side}"] = _clip((-up - 0.005) / 0.04)
+        out[f"mouthStretch{side}"] = _clip((outward - 2.0 * max(up, 0.0)) / 0.06)
+
+    width_q = abs(qx[54] - qx[48])
+    width_n = abs(nx[54] - nx[48]) or 1e-6
+    narrow = (width_n - width_q) / width_n
+    lips_apart = jaw.lips_apart
+    out["mouthPucker"] = _clip(narrow / 0.2) * (1.0 - lips_apart)
+    out["mouthFunnel"] = _clip(narrow / 0.2) * lips_apart
+
+    def thinning(a: int, b: int) -> float:
+        t_n = ny[b] - ny[a]
+        return (t_n - (qy[b] - qy[a])) / t_n if abs(t_n) > 1e-6 else 0.0
+
+    out["mouthRollUpper"] = _clip(thinning(51, 62) / 0.6)
+    out["mouthRollLower"] = _clip(thinning(66, 57) / 0.6)
+    closed = 1.0 - lips_apart
+    out["mouthPressLeft"] = _clip((thinning(52, 63) + thinning(65, 56)) / 2 / 0.4) * closed
+    out["mouthPressRight"] = _clip((thinning(50, 61) + thinning(67, 58)) / 2 / 0.4) * closed
+    out["mouthShrugUpper"] = _clip(-dy[51] / 0.05) * closed
+    out["mouthShrugLower"] = _clip(-(dy[57] - chin_drop) / 0.05) * closed
+    out["mouthUpperUpLeft"] = _clip(-(dy[52] + dy[53]) / 2 / 0.05)
+    out["mouthUpperUpRight"] = _clip(-(dy[49] + dy[50]) / 2 / 0.05)
+    out["mouthLowerDownLeft"] = _clip(((dy[55] + dy[56]) / 2 - chin_drop) / 0.06)
+    out["mouthLowerDownRight"] = _clip(((dy[58] + dy[59]) / 2 - chin_drop) / 0.06)
+
+
+def _nose_and_cheeks(g: _Geometry, jaw: _JawState, yaw_deg: float, out: dict[str, float]) -> None:
+    """Sneer from the nose wings against the bridge; cheek squint from eye squint and smile; puff from
+    the widening of the jaw outline (only near frontal)."""
+    qx, qy, nx, ny, d = g.qx, g.qy, g.nx, g.ny, g.d
+    bridge = range(27, 31)
+    bridge_q, bridge_n = _mean(qy, bridge), _mean(ny, bridge)
+
+    def wing_rise(idx) -> float:
+        return -((_mean(qy, idx) - bridge_q) - (_mean(ny, idx) - bridge_n)) / d
+
+    out["noseSneerLeft"] = _clip(wing_rise((34, 35)) / 0.04)
+    out["noseSneerRight"] = _clip(wing_rise((31, 32)) / 0.04)
+    out["cheekSquintLeft"] = min(out["eyeSquintLeft"], out["mouthSmileLeft"])
+    out["cheekSquintRight"] = min(out["eyeSquintRight"], out["mouthSmileRight"])
+    if abs(yaw_deg) < 20.0:  # the jaw outline is a silhouette: it slides with larger turns
+        cheek_q = _mean(qx, (12, 13, 14)) - _mean(qx, (2, 3, 4))
+        cheek_n = _mean(nx, (12, 13, 14)) - _mean(nx, (2, 3, 4))
+        widen = (cheek_q - cheek_n) / (cheek_n or 1e-6)
+        out["cheekPuff"] = _clip(widen / 0.06) * (1.0 - jaw.lips_apart)
 
 
 def noise_dead_zones(frames: Sequence[np.ndarray], neutral: np.ndarray,
