@@ -17,6 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
+from app.recording import check_writable
 from app.session import SessionConfig, build_session
 from occface_core.backends import BACKEND_NAMES, ModelName
 from occface_core.errors import UserError
@@ -71,12 +72,7 @@ def config_from_args(args: argparse.Namespace) -> SessionConfig:
 
 def run_headless(config: SessionConfig, summary_path: Path | None) -> int:
     if summary_path is not None:
-        try:
-            summary_path.parent.mkdir(parents=True, exist_ok=True)
-            summary_path.open("a").close()
-        except OSError as exc:
-            print(f"error: cannot write {summary_path}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
+        check_writable(summary_path)  # an OutputError before tracking starts, like the other outputs
     session = build_session(config)
     stop = threading.Event()
 

@@ -28,7 +28,7 @@ class OutputError(UserError):
     """An output file cannot be written; the message is fit for the user."""
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
     """Create the output's folder if needed and make sure the file can be written, before tracking starts."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ class VideoRecorder:
 
     def __init__(self, path: Path, fps: float, frame_size: tuple[int, int], overlay: OverlayOptions | None = None):
         self.path = Path(path)
-        _check_writable(self.path)
+        check_writable(self.path)
         fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
         self._writer = cv2.VideoWriter(str(self.path), fourcc, fps, frame_size)
         if not self._writer.isOpened():
@@ -113,7 +113,7 @@ class FrameExporter:
 
     def __init__(self, path: Path, retarget: bool = True):
         self.path = Path(path)
-        _check_writable(self.path)
+        check_writable(self.path)
         self._csv = self.path.suffix.lower() == ".csv"
         self._file = open(self.path, "w", newline="" if self._csv else None, encoding="utf-8")
         self._csv_writer: csv.DictWriter | None = None

@@ -122,6 +122,13 @@ def test_unwritable_outputs(tmp_path):
     assert_clean_error(run(["--demo", "--summary-json", str(tmp_path)]), "cannot write")
 
 
+def test_bad_calibration_file_and_osc_target(tmp_path):
+    bad = tmp_path / "me.json"
+    bad.write_text("{not json")
+    assert_clean_error(run(["--demo", "--calibration", str(bad)]), "not valid JSON")
+    assert_clean_error(run(["--demo", "--osc", "vmc://127.0.0.1:99999"]), "port must be")
+
+
 def test_missing_weights(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--headless", "--model", "occface",
                            "--weights", str(tmp_path / "nope.onnx")], cwd=ROOT, capture_output=True, text=True)
