@@ -30,6 +30,7 @@ class SessionConfig:
     osc: list[str] = field(default_factory=list)   # e.g. ["vmc://127.0.0.1:39539"]
     max_frames: int | None = None
     realtime: bool = False                 # play a file at its frame rate, dropping stale frames like a camera
+    paced: bool = False                    # play a file at its frame rate without dropping (the window)
     smoothing: bool = True
     retarget: bool = True                  # head pose and blendshapes
     mirror: bool = False
@@ -69,7 +70,8 @@ def build_session(config: SessionConfig) -> Session:
     """Open the source, load the model and create every output, or raise a UserError."""
     osc_sinks = build_osc_sinks(config.osc)        # cheap checks first: fail before opening a camera
     stage = build_retarget_stage(config)
-    capture = CaptureThread(config.source, max_frames=config.max_frames, realtime=config.realtime)
+    capture = CaptureThread(config.source, max_frames=config.max_frames, realtime=config.realtime,
+                           paced=config.paced)
     sinks: list[Sink] = []
     try:
         backend = create_backend(config.model, config.weights)

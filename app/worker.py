@@ -162,7 +162,8 @@ class PipelineWorker:
                  session_factory: Callable[[SessionConfig], Session] = build_session):
         # Recording and OSC are managed here (so the window can switch them at run time); the session
         # gets a config without them.
-        self.config = dataclasses.replace(config, record=None, export=None, osc=[])
+        self.config = dataclasses.replace(config, record=None, export=None, osc=[],
+                                          paced=(options or WorkerOptions()).realtime)
         self.options = options or WorkerOptions()
         self._initial_osc = list(osc_specs or [])
         self._initial_record = record
@@ -190,7 +191,6 @@ class PipelineWorker:
         self._latencies: deque[float] = deque(maxlen=STAGE_WINDOW)
         self._first_frame_at: float | None = None
         self._last_frame_at: float | None = None
-        self._pace_origin: tuple[float, float] | None = None  # (perf_counter, media timestamp)
         self._show_one = False  # process one frame while paused (after a seek)
         self._next_stats = 0.0
 
@@ -237,7 +237,6 @@ class PipelineWorker:
             self._paused.set()
         else:
             self._paused.clear()
-            self._command(self._reset_pacing)
 
     @property
     def paused(self) -> bool:
@@ -338,11 +337,6 @@ class PipelineWorker:
             self._show_one = False
         elif self._snapshot.state is not WorkerState.RUNNING:
             self._set_state(WorkerState.RUNNING)
-        capture = self.session.capture if self.session is not None else None
-        if self.options.realtime and capture is not None and not capture.realtime:
-            self._pace(frame.timestamp)
-            # latency of a file frame counts from when the pipeline takes it, not from the wait
-            frame.captured_at = time.perf_counter()
 
     def _publish(self, result: FaceResult) -> None:
         published = time.perf_counter()
@@ -356,24 +350,6 @@ class PipelineWorker:
             self._latest = result
             self._latest_seq += 1
             self._snapshot.position = result.frame_index
-
-    def _pace(self, media_time: float) -> None:
-        now = time.perf_counter()
-        if self._pace_origin is None:
-            self._pace_origin = (now, media_time)
-            return
-        due = self._pace_origin[0] + (media_time - self._pace_origin[1])
-        if due - now > 1.0 or due < now - 0.5:  # a seek or a long stall: start pacing afresh
-            self._pace_origin = (now, media_time)
-            return
-        while not self._stop.is_set() and not self._paused.is_set():
-            left = due - time.perf_counter()
-            if left <= 0:
-                return
-            self._stop.wait(min(left, 0.05))
-
-    def _reset_pacing(self) -> None:
-        self._pace_origin = None
 
     def _run_commands(self) -> None:
         while True:
@@ -422,8 +398,7 @@ class PipelineWorker:
         count = session.capture.info.frame_count
         if count:
             frame_index = min(max(0, frame_index), count - 1)
-        session.capture.seek(frame_index)
-        self._pace_origin = None
+        session.capture.seek(frame_index)  # restarts the capture's playback clock too
         self._show_one = self._paused.is_set()
 
     def _do_start_recording(self, video: Path | None, export: Path | None, overlay: OverlayOptions | None) -> None:

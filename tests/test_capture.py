@@ -51,6 +51,19 @@ def test_realtime_drops_stale_frames_and_counts_them(clip):
     assert len(frames) + capture.frames_dropped == 60
 
 
+def test_paced_playback_keeps_the_frame_rate_drops_nothing_and_does_not_race_after_a_stall(clip):
+    with CaptureThread(clip, max_frames=24, paced=True) as capture:
+        start = time.perf_counter()
+        first = [capture.get(timeout=5) for _ in range(12)]
+        assert time.perf_counter() - start >= 11 / 30 - 0.02   # 12 frames span 11 frame intervals
+        time.sleep(1.0)                                          # a pause: the reader waits on a full queue
+        rest = drain(capture)
+        times = [f.captured_at for f in rest]
+    assert [f.index for f in first + rest] == list(range(24)) and capture.frames_dropped == 0
+    # after the queued frames the clock restarts: the later frames come at the frame rate again
+    assert times[-1] - times[5] >= (len(times) - 6) / 30 - 0.05
+
+
 def test_max_frames_stops_the_source(clip):
     with CaptureThread(clip, max_frames=7) as capture:
         assert len(drain(capture)) == 7

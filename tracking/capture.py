@@ -89,13 +89,16 @@ class CaptureThread:
 
     `realtime=True` plays a video file at its own frame rate and drops what the consumer misses, as a
     camera would (for trying and benchmarking live behaviour without a camera); cameras always are.
+    `paced=True` plays a file at its own frame rate without dropping (the window's playback): after a
+    pause or a stall the clock restarts instead of racing to catch up.
     """
 
     def __init__(self, source: int | str | Path, max_frames: int | None = None, file_queue_size: int = 4,
-                 realtime: bool = False):
+                 realtime: bool = False, paced: bool = False):
         self._cap, self.info = open_capture(source)
         self._max_frames = max_frames
         self.realtime = realtime or self.info.live
+        self.paced = paced and not self.realtime
         # A live source keeps one slot (the newest frame); a file blocks the reader instead of dropping.
         self._queue: queue.Queue = queue.Queue(maxsize=1 if self.realtime else file_queue_size)
         self._stop = threading.Event()
@@ -178,7 +181,7 @@ class CaptureThread:
                         self.read_error = f"{self.info.description} stopped delivering frames"
                         log.warning(self.read_error)
                     break
-                if self.realtime and not self.info.live:
+                if (self.realtime or self.paced) and not self.info.live:
                     self._pace(index)
                 now = time.perf_counter()
                 timestamp = (now - start) if self.info.live else index / self.info.fps
@@ -190,10 +193,14 @@ class CaptureThread:
 
     def _pace(self, index: int) -> None:
         """Wait until frame `index` is due at the file's frame rate."""
+        now = time.perf_counter()
         if self._pace_origin is None:
-            self._pace_origin = (time.perf_counter(), index)
+            self._pace_origin = (now, index)
         origin_time, origin_index = self._pace_origin
-        time.sleep(max(0.0, origin_time + (index - origin_index) / self.info.fps - time.perf_counter()))
+        due = origin_time + (index - origin_index) / self.info.fps
+        if self.paced and due < now - 0.5:  # paused or stalled: go on from here (realtime drops instead)
+            self._pace_origin, due = (now, index), now
+        self._stop.wait(max(0.0, due - now))
 
     def _hand_over(self, frame: tuple[int, Frame]) -> None:
         if self.realtime:
