@@ -17,7 +17,7 @@ import pytest
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-import cv2  # noqa: E402  (pinned dependencies: a missing one is a failure, not a skip)
+import cv2  # noqa: E402  (after the Qt platform is set)
 from PyQt6.QtCore import QSettings  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 

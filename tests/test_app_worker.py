@@ -7,12 +7,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+import cv2
 
-import cv2  # noqa: E402
-from app.worker import PipelineWorker, WorkerOptions, recording_paths  # noqa: E402
-from tracking.demo_clip import DEFAULT_CLIP  # noqa: E402
-from app.session import SessionConfig  # noqa: E402
+from app.session import SessionConfig
+from app.worker import PipelineWorker, WorkerOptions, recording_paths
+from tracking.demo_clip import DEFAULT_CLIP
 
 ROOT = Path(__file__).resolve().parents[1]
 
