@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from occface_core.errors import UserError
 from occface_core.layout import NUM_POINTS
 from retarget.arkit import ARKIT_NAMES
+from tracking.pipeline import SinkStats
 from tracking.types import FaceResult, HeadPose
 
 from .annotate import OverlayOptions, OverlayRenderer, annotate
@@ -39,6 +41,41 @@ def check_writable(path: Path) -> None:
             pass
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@dataclass
+class VideoStats(SinkStats):
+    video: str
+    frames_written: int
+    send_errors: int = 0  # writes that failed (counted by the window's reporting wrapper)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _without_zero_errors(super().to_dict())
+
+    @property
+    def errors(self) -> int:
+        return self.send_errors
+
+
+@dataclass
+class ExportStats(SinkStats):
+    export: str
+    frames_written: int
+    send_errors: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return _without_zero_errors(super().to_dict())
+
+    @property
+    def errors(self) -> int:
+        return self.send_errors
+
+
+def _without_zero_errors(record: dict[str, Any]) -> dict[str, Any]:
+    """A recording that never failed reports just its file and frame count (the summary's fixed form)."""
+    if not record.get("send_errors"):
+        record.pop("send_errors", None)
+    return record
 
 
 class VideoRecorder:
@@ -68,8 +105,8 @@ class VideoRecorder:
     def close(self) -> None:
         self._writer.release()
 
-    def stats(self) -> dict[str, Any]:
-        return {"video": str(self.path), "frames_written": self.frames_written}
+    def stats(self) -> "VideoStats":
+        return VideoStats(video=str(self.path), frames_written=self.frames_written)
 
 
 def frame_record(result: FaceResult) -> dict[str, Any]:
@@ -135,8 +172,8 @@ class FrameExporter:
     def close(self) -> None:
         self._file.close()
 
-    def stats(self) -> dict[str, Any]:
-        return {"export": str(self.path), "frames_written": self.frames_written}
+    def stats(self) -> "ExportStats":
+        return ExportStats(export=str(self.path), frames_written=self.frames_written)
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:

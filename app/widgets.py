@@ -6,7 +6,7 @@ import json
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Mapping
 from urllib.parse import urlsplit
 
 import cv2
@@ -17,7 +17,9 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QForm
                              QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSizePolicy,
                              QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from retarget.osc import DEFAULT_PORTS, DEFAULT_RATES_HZ, OscTargetError, parse_osc_target
+from retarget.osc import DEFAULT_PORTS, DEFAULT_RATES_HZ, OscStats, OscTargetError, parse_osc_target
+from tracking.pipeline import StatsFailed
+from tracking.types import HeadPose
 
 # --- the live view ------------------------------------------------------------------------------------
 
@@ -195,7 +197,7 @@ class HeadPoseReadout(QWidget):
             grid.addWidget(value, row, 2 * col + 1)
             self.labels[key] = value
 
-    def set_pose(self, pose: Any | None) -> None:
+    def set_pose(self, pose: HeadPose | None) -> None:
         if pose is None:
             for label in self.labels.values():
                 label.setText("—")
@@ -410,7 +412,7 @@ class OscTargetsPanel(QWidget):
         self.message.setText(message)
         self.error.emit(message)
 
-    def update_stats(self, stats: dict[str, dict[str, Any]], now: float, running: bool) -> None:
+    def update_stats(self, stats: Mapping[str, OscStats | StatsFailed], now: float, running: bool) -> None:
         """Refresh each row from the senders' stats() (keyed by spec)."""
         for i, row in enumerate(self._rows):
             s = stats.get(row.spec)
@@ -421,14 +423,15 @@ class OscTargetsPanel(QWidget):
                 self._set(i, 5, "idle" if not running else "starting")
                 row.last_time = None
                 continue
-            sent = int(s.get("sent", 0))
+            if isinstance(s, StatsFailed):
+                self._set(i, 5, f"stats failed: {s.stats_error}")
+                continue
+            sent = s.sent
             if row.last_time is not None and now > row.last_time:
                 rate = (sent - row.last_sent) / (now - row.last_time)
                 row.rate = rate if row.rate == 0 else 0.6 * row.rate + 0.4 * rate
             row.last_sent, row.last_time = sent, now
-            errors = int(s.get("send_errors", 0))
-            latency = s.get("median_latency_ms")
-            last_error = s.get("last_error")
+            errors, latency, last_error = s.send_errors, s.median_latency_ms, s.last_error
             self._set(i, 2, str(sent))
             self._set(i, 3, f"{row.rate:.0f}/s")
             self._set(i, 4, f"{latency:.1f} ms" if latency is not None else "—")

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from occface_core.errors import UserError
-from retarget.osc import create_sender
-from tracking.pipeline import RunCallbacks, RunSummary
+from retarget.osc import OscSender, OscStats, create_sender
+from tracking.pipeline import RunCallbacks, RunSummary, SinkStats, StatsFailed
 from tracking.types import FaceResult, Frame
 
 from .annotate import OverlayOptions
@@ -98,7 +98,7 @@ class Snapshot:
     fps: float = 0.0                 # recent processing rate (the pipeline's own counter)
     latency_ms: float | None = None  # frame captured -> result published, median of recent frames
     recording: RecordingInfo | None = None
-    osc: dict[str, dict[str, Any]] = field(default_factory=dict)   # spec -> sender stats
+    osc: dict[str, OscStats | StatsFailed] = field(default_factory=dict)   # by target spec
     calibrated: bool = False
     neutral_id: int = 0              # changes whenever a new neutral face is set
     retarget: bool = False
@@ -145,8 +145,8 @@ class _ReportingSink:
     def close(self) -> None:
         self.sink.close()
 
-    def stats(self) -> dict[str, Any]:
-        return {**self.sink.stats(), "send_errors": self.errors}
+    def stats(self) -> SinkStats:
+        return dataclasses.replace(self.sink.stats(), send_errors=self.errors)
 
     @property
     def frames_written(self) -> int:
@@ -186,7 +186,7 @@ class PipelineWorker:
         self._recorder: _ReportingSink | None = None
         self._exporter: _ReportingSink | None = None
         self._recording: RecordingInfo | None = None
-        self._osc: dict[str, Any] = {}
+        self._osc: dict[str, OscSender] = {}
         # (frame index, captured_at, timings) of recent frames; not the results, which hold images
         self._latencies: deque[float] = deque(maxlen=STAGE_WINDOW)
         self._first_frame_at: float | None = None
@@ -221,7 +221,7 @@ class PipelineWorker:
     def snapshot(self) -> Snapshot:
         with self._lock:
             return dataclasses.replace(self._snapshot, run=dataclasses.replace(self._snapshot.run),
-                                       osc={k: dict(v) for k, v in self._snapshot.osc.items()})
+                                       osc=dict(self._snapshot.osc))
 
     def events(self) -> list[Event]:
         """Events since the last call (errors, recording started/stopped, end of source)."""
@@ -365,12 +365,12 @@ class PipelineWorker:
 
     def _publish_stats(self, session: Session) -> None:
         pipeline, capture = session.pipeline, session.capture
-        osc = {}
+        osc: dict[str, OscStats | StatsFailed] = {}
         for spec, sender in self._osc.items():
             try:
-                osc[spec] = dict(sender.stats())
+                osc[spec] = sender.stats()
             except Exception as exc:
-                osc[spec] = {"last_error": f"stats failed: {exc}"}
+                osc[spec] = StatsFailed(sink=spec, stats_error=str(exc))
         run = RunSummary(source=capture.info.description, model=self._snapshot.model,
                          frames_read=capture.frames_read, frames_dropped=capture.frames_dropped)
         pipeline.fill_summary(run, recent=STAGE_WINDOW)

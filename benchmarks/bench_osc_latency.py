@@ -89,7 +89,7 @@ def run_synthetic(frames: int, fps: float) -> dict:
         "mode": "synthetic", "frames": frames,
         "retarget_ms_median": statistics.median(retarget_ms),
         "retarget_ms_p95": _percentile(retarget_ms, 95),
-        "senders": {s: {**sender.stats(), "send_ms_median": statistics.median(send_ms[s]),
+        "senders": {s: {**sender.stats().to_dict(), "send_ms_median": statistics.median(send_ms[s]),
                         "datagrams_in_receiver_buffer": received[s]}
                     for s, sender in zip(SCHEMES, senders)},
     }

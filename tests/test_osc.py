@@ -148,7 +148,7 @@ def test_vmc_bundle_contents_and_order(server):
         time.sleep(0.005)
     assert len(server.dispatched) == 57
     stats = sender.stats()
-    assert stats["sent"] == 1 and stats["send_errors"] == 0 and stats["median_latency_ms"] >= 0
+    assert stats.sent == 1 and stats.send_errors == 0 and stats.median_latency_ms >= 0
 
 
 def test_vmc_perfect_sync_names(server):
@@ -196,7 +196,7 @@ def test_vmc_no_face_sends_status_zero_and_does_not_spam_stale_frames(server):
     clock.t += 1 / 60
     sender.send(make_result(frame_index=100, has_face=False, shapes={**neutral, "jawOpen": 0.2}))
     assert len(server.wait_for(3)) == 3
-    assert sender.stats()["skipped_stale"] >= 29
+    assert sender.stats().skipped_stale >= 29
     sender.close()
 
 
@@ -215,11 +215,11 @@ def test_rate_limit(server, scheme, rate, fps):
                 server.wait_for(len(sent_frames), settle=0.0)
         clock.t = 1000.0 + (i + 1) / fps + jitter[i]
     stats = sender.stats()
-    assert stats["sent"] == len(sent_frames)
-    assert rate - 1 <= stats["sent"] <= rate + 1
+    assert stats.sent == len(sent_frames)
+    assert rate - 1 <= stats.sent <= rate + 1
     if scheme != "vrchat":  # one bundle per frame; VRChat sends one message per changed parameter
-        dgrams = server.wait_for(stats["sent"])
-        assert len(dgrams) == stats["sent"]
+        dgrams = server.wait_for(stats.sent)
+        assert len(dgrams) == stats.sent
         frames = [int(m.params[0]) for d in dgrams for m in messages_of(d)
                   if m.address == "/occface/frame"]
         assert scheme != "raw" or frames == sent_frames
@@ -307,7 +307,7 @@ def test_absent_receiver_never_raises():
         sender.send(make_result(frame_index=i, pose=make_pose()))
         time.sleep(0.002)
     stats = sender.stats()
-    assert stats["sent"] + stats["send_errors"] >= 1
+    assert stats.sent + stats.send_errors >= 1
     sender.close()
 
 
@@ -320,8 +320,8 @@ def test_send_errors_are_counted_not_raised():
         sender.send(make_result(frame_index=i))
         clock.t += 0.01
     stats = sender.stats()
-    assert stats["send_errors"] == 5 and stats["sent"] == 0
-    assert stats["last_error"]
+    assert stats.send_errors == 5 and stats.sent == 0
+    assert stats.last_error
     sender.close()
     sender.send(make_result(frame_index=9))  # after close: silently nothing
 
@@ -332,7 +332,7 @@ def test_a_malformed_result_is_counted_not_raised(server):
     bad.blendshapes = {"jawOpen": "not a number"}
     assert sender.send(bad) is False
     stats = sender.stats()
-    assert stats["send_errors"] == 1 and "ValueError" in stats["last_error"]
+    assert stats.send_errors == 1 and "ValueError" in stats.last_error
     sender._next_due = -math.inf
     assert sender.send(make_result(frame_index=2, pose=make_pose())) is True
     sender.close()

@@ -10,7 +10,7 @@ import numpy as np
 
 from app.recording import VideoRecorder
 from occface_core.types import Box
-from tracking.pipeline import Pipeline, RunCallbacks, RunSummary
+from tracking.pipeline import Pipeline, RunCallbacks, RunSummary, SinkStats
 from tracking.types import FaceResult, Frame
 
 from tests.helpers import FakeBackend, FakeDetector
@@ -29,8 +29,8 @@ class ListSink:
     def close(self) -> None:
         self.closed += 1
 
-    def stats(self) -> dict:
-        return {"received": len(self.results)}
+    def stats(self) -> SinkStats:
+        return SinkStats()
 
 
 class BrokenSink(ListSink):
@@ -80,7 +80,7 @@ def test_the_video_recorder_writes_every_annotated_frame(tmp_path):
     for frame in frames(6):
         pipeline.process(frame)
     pipeline.close_sinks()
-    assert recorder.stats() == {"video": str(path), "frames_written": 6}
+    assert recorder.stats().to_dict() == {"video": str(path), "frames_written": 6}
     video = cv2.VideoCapture(str(path))
     ok, image = video.read()
     count = 1 if ok else 0

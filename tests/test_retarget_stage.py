@@ -63,9 +63,9 @@ def test_stage_to_vmc_face_then_no_face(model, server):
         if sender.send(result):
             # Lockstep: the fake clock sends faster than a loaded machine's receiver reads, and UDP
             # drops what overflows the socket buffer.
-            server.wait_for(sender.stats()["sent"], settle=0.0)
+            server.wait_for(sender.stats().sent, settle=0.0)
         clock.t += 1 / 30
-    sent = sender.stats()["sent"]
+    sent = sender.stats().sent
     dgrams = server.wait_for(sent)
     assert len(dgrams) == sent < 3 + 150
     first_lost = messages_of(dgrams[3])

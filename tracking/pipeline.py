@@ -6,6 +6,7 @@ logged and counted but never stops tracking or the other sinks.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import statistics
@@ -32,12 +33,33 @@ class Stage(Protocol):
     def process(self, result: FaceResult) -> None: ...
 
 
+@dataclass
+class SinkStats:
+    """An output's counters for the run summary; each kind of output adds its own fields.
+    `to_dict()` is the summary JSON's form, `errors` what counts toward the summary's sink_errors."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def errors(self) -> int:
+        return 0
+
+
+@dataclass
+class StatsFailed(SinkStats):
+    """stats() itself raised: the summary says so instead of losing the run's other figures."""
+
+    sink: str
+    stats_error: str
+
+
 class Sink(Protocol):
     def send(self, result: FaceResult) -> None: ...
 
     def close(self) -> None: ...
 
-    def stats(self) -> dict[str, Any]: ...
+    def stats(self) -> SinkStats: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +98,7 @@ class RunSummary:
     frames_with_face: int = 0
     wall_seconds: float = 0.0
     stage_median_ms: dict[str, float] = field(default_factory=dict)
-    sinks: list[dict[str, Any]] = field(default_factory=list)
+    sinks: list[SinkStats] = field(default_factory=list)
     sink_errors: int = 0
     interrupted: bool = False
     source_error: str | None = None
@@ -102,7 +124,7 @@ class RunSummary:
             "frames_with_face": self.frames_with_face, "face_share": round(self.face_share, 4),
             "wall_seconds": round(self.wall_seconds, 3), "fps": round(self.fps, 2),
             "stage_median_ms": {k: round(v, 3) for k, v in self.stage_median_ms.items()},
-            "sinks": self.sinks, "sink_errors": self.sink_errors,
+            "sinks": [s.to_dict() for s in self.sinks], "sink_errors": self.sink_errors,
             "interrupted": self.interrupted, "source_error": self.source_error,
         }
 
@@ -252,7 +274,7 @@ class Pipeline:
         summary.detector_calls = self.tracker.detector_calls
         summary.stage_median_ms = self.stage_medians(recent)
         summary.sinks = [_sink_stats(s) for s in self.sinks]
-        summary.sink_errors = self.sink_errors + sum(int(s.get("send_errors", 0)) for s in summary.sinks)
+        summary.sink_errors = self.sink_errors + sum(s.errors for s in summary.sinks)
         return summary
 
     def stage_medians(self, recent: int | None = None) -> dict[str, float]:
@@ -273,8 +295,8 @@ class Pipeline:
                 log.warning("closing %s failed: %s", type(sink).__name__, exc)
 
 
-def _sink_stats(sink: Sink) -> dict[str, Any]:
+def _sink_stats(sink: Sink) -> SinkStats:
     try:
-        return dict(sink.stats())
+        return sink.stats()
     except Exception as exc:
-        return {"sink": type(sink).__name__, "stats_error": str(exc)}
+        return StatsFailed(sink=type(sink).__name__, stats_error=str(exc))

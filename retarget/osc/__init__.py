@@ -19,19 +19,19 @@ Example::
     for result in pipeline:               # after RetargetStage.process(result)
         for s in senders:
             s.send(result)                # never raises on network faults
-    summary = [s.stats() for s in senders]
+    summary = [s.stats() for s in senders]   # OscStats: sent, send_errors, median_latency_ms, ...
 """
 from __future__ import annotations
 
 from types import MappingProxyType
 
-from .base import KEEPALIVE_S, OscSender
+from .base import KEEPALIVE_S, OscSender, OscStats
 from .raw import RAW_ADDRESSES, RawSender
 from .target import DEFAULT_PORTS, DEFAULT_RATES_HZ, OscTarget, OscTargetError, parse_osc_target
 from .vmc import VmcSender
 from .vrchat import VrchatSender
 
-__all__ = ["OscTarget", "OscTargetError", "OscSender", "VmcSender", "VrchatSender", "RawSender",
+__all__ = ["OscTarget", "OscTargetError", "OscSender", "OscStats", "VmcSender", "VrchatSender", "RawSender",
            "parse_osc_target", "create_sender", "DEFAULT_PORTS", "DEFAULT_RATES_HZ", "RAW_ADDRESSES",
            "KEEPALIVE_S"]
 

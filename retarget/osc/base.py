@@ -11,12 +11,14 @@ import statistics
 import time
 from abc import ABC, abstractmethod
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Sequence
 
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import UDPClient
 
+from tracking.pipeline import SinkStats
 from tracking.types import FaceResult
 
 from .target import OscTarget
@@ -30,6 +32,27 @@ so receivers still see the stream is alive without being flooded with stale valu
 _LATENCY_WINDOW = 2000
 
 Packet = OscBundle | OscMessage | Any  # anything with the encoded bytes in `.dgram`
+
+
+@dataclass
+class OscStats(SinkStats):
+    """One sender's counters; latencies in ms are None until a frame was sent."""
+
+    target: str
+    scheme: str
+    rate_hz: float
+    sent: int
+    send_errors: int
+    skipped_rate: int
+    skipped_stale: int
+    median_latency_ms: float | None
+    p95_latency_ms: float | None
+    median_send_ms: float | None
+    last_error: str | None
+
+    @property
+    def errors(self) -> int:
+        return self.send_errors
 
 
 class OscSender(ABC):
@@ -106,21 +129,13 @@ class OscSender(ABC):
         self._last_sent_at = now
         return True
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> "OscStats":
         """Counters for the run summary; latency is frame capture -> last datagram of the frame sent."""
-        return {
-            "target": str(self.target),
-            "scheme": self.target.scheme,
-            "rate_hz": self.target.rate_hz,
-            "sent": self._sent,
-            "send_errors": self._send_errors,
-            "skipped_rate": self._skipped_rate,
-            "skipped_stale": self._skipped_stale,
-            "median_latency_ms": _median(self._latencies_ms),
-            "p95_latency_ms": _percentile(self._latencies_ms, 95),
-            "median_send_ms": _median(self._send_ms),
-            "last_error": self._last_error,
-        }
+        return OscStats(target=str(self.target), scheme=self.target.scheme, rate_hz=self.target.rate_hz,
+                        sent=self._sent, send_errors=self._send_errors, skipped_rate=self._skipped_rate,
+                        skipped_stale=self._skipped_stale, median_latency_ms=_median(self._latencies_ms),
+                        p95_latency_ms=_percentile(self._latencies_ms, 95), median_send_ms=_median(self._send_ms),
+                        last_error=self._last_error)
 
     def close(self) -> None:
         if not self._closed:
