@@ -9,6 +9,10 @@ This module never imports Qt. The window talks to the worker through two narrow 
   `Snapshot` a few times a second (`snapshot()`); the window polls both from a timer. Nothing queues
   up: a slow view simply skips results, it never slows tracking down.
 
+The loop itself is `Pipeline.run`, the same as headless; the worker plugs in through `RunCallbacks`
+(commands and statistics between frames, pause, the frame shown after a seek, publishing). A file is
+paced at its own frame rate by the capture thread (`paced=True`).
+
 Every failure (a source that does not open, an output that cannot be written, an OSC target that
 cannot be created) becomes an entry in `events()` with a one-line message for the window.
 """
