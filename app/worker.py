@@ -166,9 +166,8 @@ class PipelineWorker:
                  session_factory: Callable[[SessionConfig], Session] = build_session):
         # Recording and OSC are managed here (so the window can switch them at run time); the session
         # gets a config without them.
-        self.config = dataclasses.replace(config, record=None, export=None, osc=[],
-                                          paced=(options or WorkerOptions()).realtime)
         self.options = options or WorkerOptions()
+        self.config = dataclasses.replace(config, record=None, export=None, osc=[], paced=self.options.realtime)
         self._initial_osc = list(osc_specs or [])
         self._initial_record = record
         self._overlay = overlay
@@ -191,7 +190,7 @@ class PipelineWorker:
         self._exporter: _ReportingSink | None = None
         self._recording: RecordingInfo | None = None
         self._osc: dict[str, OscSender] = {}
-        # (frame index, captured_at, timings) of recent frames; not the results, which hold images
+        # capture -> published ms of recent frames (the status's latency)
         self._latencies: deque[float] = deque(maxlen=STAGE_WINDOW)
         self._first_frame_at: float | None = None
         self._last_frame_at: float | None = None
