@@ -37,7 +37,7 @@ def test_held_out_summary_averages_the_families_that_were_measured(tmp_path):
 
 def test_evaluate_arguments_parse():
     from occface_core import evaluate
-    for row in model_card.rows("D.jsonl", "O.jsonl"):
+    for row in model_card.rows("D.jsonl", "O.jsonl", "missing-families-dir"):
         argv = model_card.evaluate_argv(row, "E")
         assert argv[argv.index("--out") + 1] == f"E/{row.out}.json"
         assert ("--predictions" in argv) == row.predictions
