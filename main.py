@@ -9,6 +9,8 @@ Examples:
 """
 from __future__ import annotations
 
+import occface_core.blas_threads  # noqa: F401  (first: before anything loads numpy)
+
 import argparse
 import json
 import logging
