@@ -96,3 +96,37 @@ def test_generated_clip_keeps_the_track_through_the_passing_hand(mediapipe_run):
     spec, steps, _ = mediapipe_run
     a, b = spec.occluder_frames
     assert all(steps[i].prediction is not None for i in steps if a <= i < b)
+
+
+class NoisyBackend(FakeBackend):
+    """The scripted face plus per-call landmark noise of `noise` pixels."""
+
+    def __init__(self, face_box: Box, noise: float):
+        super().__init__(face_box)
+        self.rng, self.noise = np.random.default_rng(0), noise
+
+    def predict(self, frame, roi):
+        p = super().predict(frame, roi)
+        p.points = p.points + self.rng.normal(0, self.noise, p.points.shape).astype(np.float32)
+        return p
+
+
+def test_a_still_face_keeps_the_same_crop_and_a_moved_one_is_followed():
+    backend = NoisyBackend(FACE, noise=1.0)      # about 1 % of this face: within the dead band
+    tracker = FaceTracker(backend, FakeDetector(FACE))
+    tracker.process(FRAME)
+    rois = [tracker.process(FRAME).roi for _ in range(20)]
+    assert all(r == rois[0] for r in rois)
+    backend.face_box = Box(FACE.x0 + 30, FACE.y0, FACE.x1 + 30, FACE.y1)   # the head moved 30 px
+    moved = tracker.process(FRAME).roi
+    moved = tracker.process(FRAME).roi                                        # the ROI comes from the last points
+    assert moved.center[0] == pytest.approx(rois[0].center[0] + 30, abs=3)
+
+
+def test_the_region_follows_the_points_it_is_given():
+    backend, detector = FakeBackend(FACE), FakeDetector(FACE)
+    tracker = FaceTracker(backend, detector)
+    tracker.process(FRAME)
+    shifted = backend.predict(FRAME, FACE).points + np.float32([40.0, 0.0])
+    tracker.follow(shifted)                       # e.g. the smoothed points, not the raw ones
+    assert tracker.process(FRAME).roi.center[0] == pytest.approx(FACE.enlarged(0.25).center[0] + 40, abs=1)

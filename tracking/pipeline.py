@@ -167,6 +167,7 @@ class Pipeline:
                 self.smoother.reset()
             result.points = (self.smoother.update(pred.points, pred.visibility, frame.timestamp)
                              if self.options.smoothing else pred.points)
+            self.tracker.follow(result.points)
             result.timings_ms["smooth"] = (time.perf_counter() - t1) * 1000
         else:
             self.smoother.reset()

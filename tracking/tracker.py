@@ -25,6 +25,7 @@ class TrackerOptions:
     min_face_score: float = 0.7     # ATPN: below this the track is lost and the detector runs
     refine_after_detect: bool = True  # second pass from the first landmarks, on detection frames only
     min_roi_size: float = 16.0      # pixels; a collapsed ROI means the track is lost
+    roi_dead_band: float = 0.03     # the region stays put until its centre or size moves this share of its size
 
 
 @dataclass
@@ -44,6 +45,7 @@ class FaceTracker:
         self.detector = detector
         self.options = options or TrackerOptions()
         self._last_points: np.ndarray | None = None
+        self._roi: Box | None = None   # the region of the last tracked frame
         self.detector_calls = 0
         self.frames = 0
 
@@ -53,6 +55,13 @@ class FaceTracker:
 
     def reset(self) -> None:
         self._last_points = None
+        self._roi = None
+
+    def follow(self, points: np.ndarray) -> None:
+        """Take the next region from these points (the smoothed ones) instead of the model's raw output:
+        raw landmark noise would move the crop, and a moved crop feeds back into the noise."""
+        if self._last_points is not None:
+            self._last_points = points
 
     def roi_from_points(self, points: np.ndarray) -> Box:
         return Box.around_points(points[IBUG68]).enlarged(self.options.roi_margin)
@@ -61,13 +70,27 @@ class FaceTracker:
         self.frames += 1
         timings: dict[str, float] = {}
         if self._last_points is not None:
-            roi = self.roi_from_points(self._last_points)
+            roi = self._next_roi(self._last_points)
             prediction = self._predict(image, roi, timings)
             if self._accept(prediction, image):
-                self._last_points = prediction.points
+                self._last_points, self._roi = prediction.points, roi
                 return TrackStep(prediction, roi, detected=False, new_track=False, timings_ms=timings)
-            self._last_points = None  # lost: fall through to the detector on this same frame
+            self.reset()  # lost: fall through to the detector on this same frame
         return self._detect_and_start(image, timings)
+
+    def _next_roi(self, points: np.ndarray) -> Box:
+        """The landmark box enlarged, unless it is within the dead band of the current region: then the
+        crop stays exactly where it was, so a still face is cropped the same way frame after frame."""
+        roi = self.roi_from_points(points)
+        held = self._roi
+        if held is None:
+            return roi
+        band = self.options.roi_dead_band * held.width
+        (cx, cy), (hx, hy) = roi.center, held.center
+        if abs(cx - hx) < band and abs(cy - hy) < band and abs(roi.width - held.width) < band \
+                and abs(roi.height - held.height) < band:
+            return held
+        return roi
 
     def _detect_and_start(self, image: np.ndarray, timings: dict[str, float]) -> TrackStep:
         t0 = time.perf_counter()
@@ -85,7 +108,7 @@ class FaceTracker:
             prediction = self._predict(image, roi, timings)
         if not self._accept(prediction, image):
             return TrackStep(None, roi, detected=True, new_track=False, timings_ms=timings)
-        self._last_points = prediction.points
+        self._last_points, self._roi = prediction.points, roi
         return TrackStep(prediction, roi, detected=True, new_track=True, timings_ms=timings)
 
     def _predict(self, image: np.ndarray, roi: Box, timings: dict[str, float]) -> LandmarkPrediction:
