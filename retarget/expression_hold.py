@@ -57,6 +57,7 @@ class HoldOptions:
     hold_s: float = 0.25
     ease_s: float = 0.5
     reenter_s: float = 0.08
+    lost_ease_s: float = 0.1      # no face at all: ease every shape at once (95 % of the way in 0.3 s)
 
 
 class ExpressionHold:
@@ -88,7 +89,16 @@ class ExpressionHold:
     def update(self, measured: dict[str, float] | None, occluded: set[str], dt: float) -> dict[str, float]:
         opts = self.options
         if measured is None:
+            # The face is gone (not covered): no hold, ease to neutral; the regions count as hidden,
+            # so a returning face glides back in.
             occluded = set(REGIONS)
+            for region in REGIONS:
+                self._occluded_for[region] += dt
+                self._visible_for[region] = 0.0
+            fade = math.exp(-dt / opts.lost_ease_s) if opts.lost_ease_s > 0 else 0.0
+            for name in ARKIT_NAMES:
+                self._values[name] = 0.0 if self._values[name] * fade < SETTLED else self._values[name] * fade
+            return dict(self._values)
         for region in REGIONS:
             if region in occluded:
                 self._occluded_for[region] += dt

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from types import MappingProxyType
@@ -91,6 +91,7 @@ class RetargetStage:
         self._auto: NeutralCollector | None = None
         self._last_timestamp: float | None = None
         self._last_gaze: dict[str, float] = {}
+        self._last_pose: HeadPose | None = None   # the last measured pose, eased to neutral when the face is lost
         path = self.options.calibration_path
         if path is not None and Path(path).exists():
             self.load_calibration(path)
@@ -143,14 +144,33 @@ class RetargetStage:
         shapes: dict[str, float]
         if result.has_face and result.points is not None:
             pose, shapes = self._process_face(result, dt)
+            self._last_pose = pose
         else:
             self._pose.reset()
             shapes = self._hold.update(None, set(), dt)
+            pose = self._ease_lost_pose(dt)
         result.head_pose = pose
         result.pose_mirrored = self.options.mirror
         result.blendshapes = shapes
         result.calibrated = self.calibrated
         result.timings_ms["retarget"] = (time.perf_counter() - start) * 1000.0
+
+    def _ease_lost_pose(self, dt: float) -> HeadPose | None:
+        """With the face lost, the avatar's head eases from its last pose to neutral (the shapes' easing
+        time) instead of snapping there; None once it has arrived."""
+        last = self._last_pose
+        if last is None:
+            return None
+        keep = math.exp(-dt / self.options.hold.lost_ease_s)
+        x, y, z, w = (keep * v for v in last.rotation_from_neutral)
+        w += 1.0 - keep                                   # nlerp toward the identity quaternion
+        norm = math.sqrt(x * x + y * y + z * z + w * w)
+        eased = replace(last, rotation_from_neutral=(x / norm, y / norm, z / norm, w / norm),
+                        translation_from_neutral=tuple(keep * v for v in last.translation_from_neutral),
+                        measured=False)
+        settled = 1.0 - eased.rotation_from_neutral[3] < 1e-5 and max(map(abs, eased.translation_from_neutral)) < 1e-4
+        self._last_pose = None if settled else eased
+        return self._last_pose
 
     def _dt(self, timestamp: float) -> float:
         last, self._last_timestamp = self._last_timestamp, float(timestamp)

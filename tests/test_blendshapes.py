@@ -163,9 +163,9 @@ def test_no_face_eases_to_neutral_without_pose(model):
     for k in range(5, 95):
         result = face_result(None, frame_index=k)
         stage.process(result)
-        assert result.head_pose is None
+        assert result.head_pose is None or not result.head_pose.measured   # at most the avatar's eased pose
         values.append(result.blendshapes["eyeBlinkLeft"])
-    assert values[0] > 0.9 and values[-1] < 0.02
+    assert values[0] > 0.6 and values[9] < 0.1 and values[-1] < 0.02      # eased over about 0.3 s, no snap
     assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))
 
 

@@ -46,6 +46,7 @@ class HeadPose:
     translation_from_neutral: Vec3 = (0.0, 0.0, 0.0)
     reprojection_error_px: float = 0.0
     points_used: int = 0
+    measured: bool = True    # False: the face is lost and this is the avatar's pose easing to neutral
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able lists and floats."""
@@ -57,6 +58,7 @@ class HeadPose:
             "translation_from_neutral": [float(v) for v in self.translation_from_neutral],
             "reprojection_error_px": float(self.reprojection_error_px),
             "points_used": int(self.points_used),
+            "measured": bool(self.measured),
         }
 
 

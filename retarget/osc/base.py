@@ -25,9 +25,10 @@ from .target import OscTarget
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE_S = 1.0
+KEEPALIVE_S = 0.2
 """Unchanged content (e.g. no face and every shape already at neutral) is repeated at most this often,
-so receivers still see the stream is alive without being flooded with stale values."""
+so receivers still see the stream is alive (some drop a source after 0.5 s of silence) without being
+flooded with stale values at the full rate."""
 
 _LATENCY_WINDOW = 2000
 
