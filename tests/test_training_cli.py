@@ -114,3 +114,15 @@ def test_visibility_metrics_are_also_reported_per_source(tmp_path):
                                 [np.asarray(r["visible68"], float) for r in helen])
     assert per["helen"].occ_ap == expect.occ_ap
     assert result.visibility.points == 6 * 68
+
+
+def test_resume_continues_the_run_where_it_stopped(tmp_path):
+    data = _tiny_dataset(tmp_path / "data")
+    run = ["--data", str(data), "--out", str(tmp_path / "r"), "--channels", "8", "--batch-size", "4",
+           "--workers", "0", "--threads", "1", "--warmup-epochs", "0"]
+    assert train.main(run + ["--epochs", "1"]) == 0
+    assert train.main(run + ["--epochs", "2", "--resume"]) == 0
+    history = json.loads((tmp_path / "r" / "occface_config.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert history[1]["step"] == 2 * history[0]["step"]         # the second epoch's steps came on top
+    assert history[1]["minutes"] >= history[0]["minutes"]        # and the trained minutes carried over
