@@ -46,7 +46,7 @@ def _gt_roi(points68: np.ndarray, margin: float = 0.25) -> Box:
 
 class _DetectBox:
     def __init__(self):
-        self.det = BlazeFaceDetector(min_score=0.3, full_range=False)
+        self.det = BlazeFaceDetector()   # the app's detector, as users meet it
 
     def __call__(self, image: np.ndarray) -> Box | None:
         d = largest(self.det.detect(image))

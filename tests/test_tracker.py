@@ -130,3 +130,23 @@ def test_the_region_follows_the_points_it_is_given():
     shifted = backend.predict(FRAME, FACE).points + np.float32([40.0, 0.0])
     tracker.follow(shifted)                       # e.g. the smoothed points, not the raw ones
     assert tracker.process(FRAME).roi.center[0] == pytest.approx(FACE.enlarged(0.25).center[0] + 40, abs=1)
+
+
+def test_blazeface_falls_back_to_the_full_range_model_for_a_face_the_short_range_one_misses():
+    import cv2
+
+    from occface_core.detector import BlazeFaceDetector
+    from tracking.demo_clip import DEFAULT_PHOTO
+
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[100:300, 100:300] = cv2.resize(cv2.imread(str(DEFAULT_PHOTO)), (200, 200))   # a face about 100 px wide
+    short_only, both = BlazeFaceDetector(models=("short",)), BlazeFaceDetector()
+    try:
+        assert short_only.detect(frame) == []
+        found = both.detect(frame)
+        assert len(found) == 1 and 100 <= found[0].box.center[0] <= 300
+    finally:
+        short_only.close()
+        both.close()
+    with pytest.raises(ValueError, match="short"):
+        BlazeFaceDetector(models=("medium",))
