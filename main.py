@@ -59,6 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.max_frames is not None and args.max_frames <= 0:
         parser.error("--max-frames must be a positive number")
+    if args.focal_length is not None and not args.focal_length > 0:   # also NaN; 0 used to mean "default"
+        parser.error("--focal-length must be a positive number of pixels (leave it out for the default)")
+    if args.weights is not None and args.model == ModelName.MEDIAPIPE:
+        parser.error("--weights is for the OccFace model; --model mediapipe has no weights to choose")
     if args.camera is None and args.video is None and not args.demo:
         args.demo = True
     return args

@@ -146,3 +146,13 @@ def test_corrupt_weights(tmp_path):
 def test_help_has_examples():
     proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--help"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0 and "Examples:" in proc.stdout and "--osc" in proc.stdout
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--focal-length", "-5"], "--focal-length must be a positive"),
+    (["--focal-length", "0"], "--focal-length must be a positive"),
+    (["--model", "mediapipe", "--weights", "w.onnx"], "--weights is for the OccFace model"),
+])
+def test_meaningless_options_are_refused_with_usage_exit_2(args, says):
+    proc = run(["--demo", "--max-frames", "1", *args])
+    assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr
