@@ -6,8 +6,11 @@
         for dgram in rx.wait_for(1):
             print([m.address for m in messages_of(dgram)])
 
-It keeps every datagram in arrival order (so bundle boundaries and message order can be checked) and
-also lets python-osc's dispatcher decode each message.
+It keeps every datagram in arrival order in `raw_datagrams` (so sizes, bundle boundaries and message
+order can be checked) and lets python-osc's dispatcher decode each message. `datagrams` holds one entry
+per sent frame: a VMC frame comes as several bundles (none over 1,200 bytes), which are joined there
+into one bundle, ending with the one that carries /VMC/Ext/T; other streams' datagrams are kept as
+they came.
 """
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ from pythonosc.osc_server import ThreadingOSCUDPServer
 
 class RecordingReceiver(ThreadingOSCUDPServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        self.datagrams: list[bytes] = []
+        self.datagrams: list[bytes] = []       # one per frame (VMC bundles of a frame joined)
+        self.raw_datagrams: list[bytes] = []   # exactly as they arrived
+        self._pending_vmc: list[bytes] = []    # messages of the VMC frame being received
         self.dispatched: list[tuple[str, tuple]] = []
         self._lock = threading.Lock()
         dispatcher = Dispatcher()
@@ -34,9 +39,24 @@ class RecordingReceiver(ThreadingOSCUDPServer):
         self._thread.start()
 
     def verify_request(self, request, client_address):  # serving thread, in arrival order
+        dgram = request[0]
         with self._lock:
-            self.datagrams.append(request[0])
+            self.raw_datagrams.append(dgram)
+            frame = self._frame_of(dgram)
+            if frame is not None:
+                self.datagrams.append(frame)
         return super().verify_request(request, client_address)
+
+    def _frame_of(self, dgram: bytes) -> bytes | None:
+        """The datagram itself, or for VMC the frame's messages in one bundle once its last part arrived."""
+        if not (OscBundle.dgram_is_bundle(dgram) and b"/VMC/" in dgram):
+            return dgram
+        messages = [content.dgram for content in OscBundle(dgram)]
+        self._pending_vmc.extend(messages)
+        if not any(OscMessage(m).address == "/VMC/Ext/T" for m in messages):
+            return None
+        parts, self._pending_vmc = self._pending_vmc, []
+        return b"#bundle\0" + b"\0" * 7 + b"\1" + b"".join(len(m).to_bytes(4, "big") + m for m in parts)
 
     def _on_message(self, address, *args):
         with self._lock:

@@ -16,6 +16,7 @@ from retarget.rotation import euler_to_matrix, matrix_to_quat
 from tracking.types import HeadPose
 from occface_core.errors import UserError
 from retarget.osc import KEEPALIVE_S, OscTargetError, create_sender, parse_osc_target
+from retarget.osc.encode import MAX_DATAGRAM
 from tests.osc_receiver import RecordingReceiver, messages_of
 from tracking.types import FaceResult
 from retarget.vrm_expressions import VRM_NAMES
@@ -115,6 +116,19 @@ def test_bad_vrchat_map_content(tmp_path):
 
 
 # --- VMC ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("names", ["arkit", "perfect_sync", "vrm"])
+def test_vmc_frames_travel_in_bundles_of_at_most_1200_bytes_with_apply_after_every_value(server, names):
+    sender = create_sender(f"vmc://127.0.0.1:{server.port}?names={names}")
+    assert sender.send(make_result(shapes={n: 0.5 for n in ARKIT_NAMES}, pose=make_pose()))
+    server.wait_for(1)
+    sender.close()
+    parts = list(server.raw_datagrams)
+    assert all(OscBundle.dgram_is_bundle(d) and len(d) <= MAX_DATAGRAM for d in parts)
+    addresses = [m.address for d in parts for m in messages_of(d)]
+    assert addresses.index("/VMC/Ext/Blend/Apply") > max(i for i, a in enumerate(addresses) if a == "/VMC/Ext/Blend/Val")
+    assert addresses[-1] == "/VMC/Ext/T" and len(parts) >= (2 if names != "vrm" else 1)
+
 
 def test_vmc_bundle_contents_and_order(server):
     sender = create_sender(f"vmc://127.0.0.1:{server.port}")

@@ -53,6 +53,27 @@ def encode_bundle(messages: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
+MAX_DATAGRAM = 1200
+"""Bytes per UDP datagram: under a typical path MTU, so a bundle never fragments on a real network
+(VMC's own sender keeps its bundles to about this size)."""
+
+
+def pack_bundles(messages: list[bytes], limit: int = MAX_DATAGRAM) -> list[bytes]:
+    """Consecutive messages in as few bundles of at most `limit` bytes as fit, order kept; a message
+    too large for any bundle travels alone in one."""
+    bundles, current, size = [], [], len(BUNDLE_HEADER)
+    for msg in messages:
+        cost = 4 + len(msg)                       # the size prefix and the message
+        if current and size + cost > limit:
+            bundles.append(encode_bundle(current))
+            current, size = [], len(BUNDLE_HEADER)
+        current.append(msg)
+        size += cost
+    if current:
+        bundles.append(encode_bundle(current))
+    return bundles
+
+
 class FloatMessageTemplate:
     """Pre-encoded ``address [s name] f`` messages: only the float is packed per frame."""
 

@@ -1,6 +1,7 @@
-"""VMC protocol sender (https://protocol.vmc.info), one bundle per frame.
+"""VMC protocol sender (https://protocol.vmc.info): one frame in bundles of at most 1,200 bytes.
 
-Bundle contents, in this order:
+A frame's messages, in this order (split over consecutive bundles, as VMC's own sender does, so no
+datagram fragments):
 
 - ``/VMC/Ext/Blend/Val`` (s name, f value) for each of the 52 shapes, ARKit camelCase names
   (``eyeBlinkLeft``) or, with ``?names=perfect_sync``, the PascalCase perfect-sync clip names
@@ -30,7 +31,7 @@ from tracking.types import FaceResult
 from ..arkit import ARKIT_NAMES, PERFECT_SYNC_NAMES
 from tracking.types import HeadPose
 from .base import OscSender, Packet
-from .encode import Datagram, FloatMessageTemplate, encode_bundle, encode_message
+from .encode import Datagram, FloatMessageTemplate, encode_message, pack_bundles
 from .target import OscTarget
 from ..vrm_expressions import VRM_NAMES, vrm_expressions
 
@@ -52,7 +53,7 @@ _ROOT = encode_message("/VMC/Ext/Root/Pos", "root", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
 
 
 class VmcSender(OscSender):
-    """VMC protocol: shapes, head bone, root, status and time in one bundle per frame."""
+    """VMC protocol: shapes, head bone, root, status and time, one frame in as few <= 1,200-byte bundles as fit."""
 
     def __init__(self, target: OscTarget, **kwargs):
         super().__init__(target, **kwargs)
@@ -80,4 +81,6 @@ class VmcSender(OscSender):
         tracking = 1 if (result.has_face and pose is not None) else 0
         messages.append(encode_message("/VMC/Ext/OK", 1, calibration, 0, tracking))
         messages.append(encode_message("/VMC/Ext/T", float(result.timestamp)))
-        return [Datagram(encode_bundle(messages))]
+        # The 52 Blend/Val messages alone are over 2 kB: split over bundles of at most MAX_DATAGRAM
+        # bytes, in order, so Apply comes after every value of the frame.
+        return [Datagram(bundle) for bundle in pack_bundles(messages)]

@@ -8,7 +8,7 @@ to [-1, 1]). Values are floats in [0, 1] (head angles in [-1, 1]).
 
 Plain messages rather than bundles, because that is what VRChat's OSC documentation shows. To keep the
 parameter sync quiet, a parameter is re-sent only when it changed by more than `CHANGE_EPSILON` (VRChat
-syncs floats at 8 bits anyway), and every parameter at least once per `KEEPALIVE_S`.
+syncs floats at 8 bits anyway), and every parameter at least once per `FULL_REFRESH_S`.
 """
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ from tracking.types import FaceResult
 from tracking.types import HeadPose
 
 from ..rotation import matrix_to_euler, quat_to_matrix
-from .base import KEEPALIVE_S, OscSender, Packet
+from .base import OscSender, Packet
 from .encode import Datagram, FloatMessageTemplate
 from .target import OscTarget, VRCHAT_HEAD_KEYS, default_vrchat_name_map
 
 CHANGE_EPSILON = 1.0 / 512
+FULL_REFRESH_S = 1.0   # every parameter again, changed or not (a receiver that joined late catches up)
 
 
 class VrchatSender(OscSender):
@@ -56,7 +57,7 @@ class VrchatSender(OscSender):
 
     def _build(self, result: FaceResult) -> Sequence[Packet]:
         now = self._clock()
-        full = now - self._last_full_at >= KEEPALIVE_S
+        full = now - self._last_full_at >= FULL_REFRESH_S
         if full:
             self._last_full_at = now
         packets: list[Packet] = []
