@@ -8,9 +8,9 @@
 
 It keeps every datagram in arrival order in `raw_datagrams` (so sizes, bundle boundaries and message
 order can be checked) and lets python-osc's dispatcher decode each message. `datagrams` holds one entry
-per sent frame: a VMC frame comes as several bundles (none over 1,200 bytes), which are joined there
-into one bundle, ending with the one that carries /VMC/Ext/T; other streams' datagrams are kept as
-they came.
+per sent frame: a VMC or raw frame comes as several bundles (none over 1,200 bytes), which are joined
+there into one bundle, ending with the one that carries /VMC/Ext/T (VMC) or /occface/blend (raw); VRChat's
+plain messages are kept as they came.
 """
 from __future__ import annotations
 
@@ -23,11 +23,14 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
 
+FRAME_END = ("/VMC/Ext/T", "/occface/blend")   # the last message of a VMC / raw frame
+
+
 class RecordingReceiver(ThreadingOSCUDPServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.datagrams: list[bytes] = []       # one per frame (VMC bundles of a frame joined)
         self.raw_datagrams: list[bytes] = []   # exactly as they arrived
-        self._pending_vmc: list[bytes] = []    # messages of the VMC frame being received
+        self._pending_frame: list[bytes] = []    # messages of the bundled frame being received
         self.dispatched: list[tuple[str, tuple]] = []
         self._lock = threading.Lock()
         dispatcher = Dispatcher()
@@ -48,14 +51,14 @@ class RecordingReceiver(ThreadingOSCUDPServer):
         return super().verify_request(request, client_address)
 
     def _frame_of(self, dgram: bytes) -> bytes | None:
-        """The datagram itself, or for VMC the frame's messages in one bundle once its last part arrived."""
-        if not (OscBundle.dgram_is_bundle(dgram) and b"/VMC/" in dgram):
+        """The datagram itself, or for a bundled stream the frame's messages in one bundle once its last part arrived."""
+        if not OscBundle.dgram_is_bundle(dgram):
             return dgram
         messages = [content.dgram for content in OscBundle(dgram)]
-        self._pending_vmc.extend(messages)
-        if not any(OscMessage(m).address == "/VMC/Ext/T" for m in messages):
+        self._pending_frame.extend(messages)
+        if not any(OscMessage(m).address in FRAME_END for m in messages):
             return None
-        parts, self._pending_vmc = self._pending_vmc, []
+        parts, self._pending_frame = self._pending_frame, []
         return b"#bundle\0" + b"\0" * 7 + b"\1" + b"".join(len(m).to_bytes(4, "big") + m for m in parts)
 
     def _on_message(self, address, *args):

@@ -288,13 +288,13 @@ def test_raw_stream_addresses_points_and_pose(server):
     (dgram,) = server.wait_for(1)
     sender.close()
     msgs = {m.address: m.params for m in messages_of(dgram)}
-    assert list(msgs) == ["/occface/frame", "/occface/face", "/occface/points", "/occface/head/quat",
-                          "/occface/head/euler", "/occface/head/pos", "/occface/blend"]
+    assert list(msgs) == ["/occface/frame", "/occface/face", "/occface/points", "/occface/visibility",
+                          "/occface/head/quat", "/occface/head/euler", "/occface/head/pos", "/occface/blend"]
+    assert all(len(d) <= MAX_DATAGRAM for d in server.raw_datagrams) and len(server.raw_datagrams) >= 2
     assert list(msgs["/occface/frame"]) == [1, pytest.approx(1 / 30.0), 640, 480]
     assert msgs["/occface/face"][0] == 1 and math.isclose(msgs["/occface/face"][1], 0.93, abs_tol=1e-6)
-    triplets = np.array(msgs["/occface/points"]).reshape(100, 3)
-    assert np.allclose(triplets[:, :2], result.points, atol=1e-3)
-    assert np.allclose(triplets[:, 2], result.visibility, atol=1e-6)
+    assert np.allclose(np.array(msgs["/occface/points"]).reshape(100, 2), result.points, atol=1e-3)
+    assert np.allclose(msgs["/occface/visibility"], result.visibility, atol=1e-6)
     assert math.isclose(float(np.linalg.norm(msgs["/occface/head/quat"])), 1.0, abs_tol=1e-5)
     assert np.allclose(msgs["/occface/head/euler"], [10.0, -20.0, 5.0], atol=1e-4)
     assert len(msgs["/occface/blend"]) == 52

@@ -10,7 +10,7 @@ Schemes (see docs/STREAMING.md for receiving programs):
   (retarget.osc.raw, whose docstring lists every address); default port 9100.
 
 Raw addresses (detailed in retarget.osc.raw): /occface/frame, /occface/face, /occface/points,
-/occface/head/quat, /occface/head/euler, /occface/head/pos, /occface/blend.
+/occface/visibility, /occface/head/quat, /occface/head/euler, /occface/head/pos, /occface/blend.
 
 Example::
 
