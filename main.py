@@ -101,7 +101,7 @@ def run_headless(config: SessionConfig, summary_path: Path | None) -> int:
     if summary.source_error:
         print(f"error: {summary.source_error}", file=sys.stderr)
         return 1
-    return 0
+    return 130 if summary.interrupted else 0   # 128 + SIGINT, as shells expect of an interrupted job
 
 
 def format_summary(report: dict) -> str:
