@@ -78,13 +78,19 @@ def _without_zero_errors(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
+
+
 class VideoRecorder:
     """Writes the annotated frames to a video (.mp4 with mp4v, .avi with MJPG)."""
 
     def __init__(self, path: Path, fps: float, frame_size: tuple[int, int], overlay: OverlayOptions | None = None):
         self.path = Path(path)
+        if self.path.suffix.lower() not in VIDEO_FOURCC:
+            # checked here: OpenCV would print its own exception text before failing
+            raise OutputError(f"cannot write video {self.path}: use a .mp4 or .avi file name")
         check_writable(self.path)
-        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
+        fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC[self.path.suffix.lower()])
         self._writer = cv2.VideoWriter(str(self.path), fourcc, fps, frame_size)
         if not self._writer.isOpened():
             raise OutputError(f"cannot write video {self.path} (unsupported container? use .mp4 or .avi)")

@@ -119,6 +119,7 @@ def test_unwritable_outputs(tmp_path):
     a_file.write_text("not a folder")
     assert_clean_error(run(["--demo", "--record", str(a_file / "a.mp4")]), "cannot create the folder")
     assert_clean_error(run(["--demo", "--export", str(tmp_path)]), "cannot write")
+    assert_clean_error(run(["--demo", "--record", str(tmp_path / "x.txt")]), "use a .mp4 or .avi")   # one line, no OpenCV text
     assert_clean_error(run(["--demo", "--summary-json", str(tmp_path)]), "cannot write")
 
 
