@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from app.session import SessionConfig, build_session
+from benchmarks.collect import CollectorStats
 from benchmarks.faces import face_frame, read_records, with_sensor_noise
 from occface_core.errors import UserError
 from occface_core.layout import IBUG68, interocular
@@ -100,8 +101,8 @@ class FrameCollector:
     def close(self) -> None:
         pass
 
-    def stats(self) -> dict:
-        return {"sink": "frame-collector"}
+    def stats(self) -> CollectorStats:
+        return CollectorStats("frame-collector", int((~np.isnan(self.shapes).any(axis=1)).sum()))
 
 
 def run_clip(clip: Clip, model: str) -> FrameCollector:

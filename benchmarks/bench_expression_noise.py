@@ -21,6 +21,7 @@ import numpy as np
 from retarget.arkit import ARKIT_NAMES
 from tracking.demo_clip import DEFAULT_CLIP
 from app.session import SessionConfig, build_session
+from benchmarks.collect import CollectorStats
 from occface_core.errors import UserError
 
 
@@ -38,8 +39,8 @@ class ShapeCollector:
     def close(self) -> None:
         pass
 
-    def stats(self) -> dict:
-        return {"sink": "shape-collector", "frames": len(self.rows)}
+    def stats(self) -> CollectorStats:
+        return CollectorStats("shape-collector", len(self.rows))
 
 
 def expression_noise(shapes: np.ndarray, top: int = 5) -> dict:
