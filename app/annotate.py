@@ -58,9 +58,9 @@ class OverlayRenderer:
             if opts.head_axes:
                 _draw_head_axes(canvas, result)
         if opts.roi and result.roi is not None:
-            r = result.roi
-            cv2.rectangle(canvas, (int(r.x0), int(r.y0)), (int(r.x1), int(r.y1)),
-                          ORANGE if result.detected else GREEN, max(1, int(scale)), cv2.LINE_AA)
+            corners = np.round(result.roi.corners()).astype(np.int32)   # turned with the face's roll
+            cv2.polylines(canvas, [corners], True, ORANGE if result.detected else GREEN, max(1, int(scale)),
+                          cv2.LINE_AA)
         if opts.status:
             self._labels.draw(canvas, status_text(result, fps), (8, int(22 * scale)), scale)
         if opts.blendshapes:

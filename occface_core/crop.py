@@ -1,6 +1,7 @@
 """Cutting a square region out of a frame and mapping points between crop and frame pixels."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -11,7 +12,7 @@ from .types import Box
 
 @dataclass(frozen=True)
 class CropTransform:
-    """Maps a square frame region onto a size×size crop (uniform scale plus shift)."""
+    """Maps a square frame region, possibly turned (`box.angle_deg`), onto an upright size×size crop."""
 
     box: Box
     size: int
@@ -20,17 +21,21 @@ class CropTransform:
     def scale(self) -> float:
         return self.size / max(self.box.width, 1e-6)
 
+    def matrix(self) -> np.ndarray:
+        """2x3: frame pixels -> crop pixels (crop u = s·R(-angle)(p - centre) + size / 2)."""
+        s, a = self.scale, math.radians(self.box.angle_deg)
+        rot = s * np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
+        shift = np.full(2, self.size / 2) - rot @ np.array(self.box.center)
+        return np.column_stack([rot, shift])
+
     def to_frame(self, points: np.ndarray) -> np.ndarray:
         p = np.asarray(points, dtype=np.float64)
-        return p / self.scale + (self.box.x0, self.box.y0)
-
-    def matrix(self) -> np.ndarray:
-        s = self.scale
-        return np.array([[s, 0.0, -self.box.x0 * s], [0.0, s, -self.box.y0 * s]], dtype=np.float64)
+        inverse = cv2.invertAffineTransform(self.matrix())
+        return p @ inverse[:, :2].T + inverse[:, 2]
 
 
 def crop_square(frame: np.ndarray, box: Box, size: int) -> tuple[np.ndarray, CropTransform]:
-    """Crop the square around `box` and resize it to size×size; outside the frame is black."""
+    """Crop the square around `box` (turned with it) and resize it to size×size; outside the frame is black."""
     transform = CropTransform(box.square(), size)
     crop = cv2.warpAffine(frame, transform.matrix(), (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)

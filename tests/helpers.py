@@ -13,6 +13,8 @@ def face_points_in(box: Box) -> np.ndarray:
     rng = np.random.default_rng(0)
     unit = rng.uniform(0, 1, size=(NUM_POINTS, 2))
     unit[0], unit[1] = [0, 0], [1, 1]
+    unit[36:42, 0], unit[42:48, 0] = np.linspace(0.2, 0.4, 6), np.linspace(0.6, 0.8, 6)
+    unit[36:48, 1] = 0.35                               # both eyes on one level: an upright face
     return np.array([box.x0, box.y0]) + unit * [box.width, box.height]
 
 

@@ -49,7 +49,8 @@ def test_occlusion_has_hysteresis_and_no_face_eases_everything():
     assert hold.occluded_regions(hold.region_visibility(vis)) == set()
     hold.update(measured(mouthSmileLeft=0.6), set(), DT)
     values = [hold.update(None, set(), DT)["mouthSmileLeft"] for _ in range(120)]
-    assert values[0] == 0.6 and values[-1] == 0.0
+    # a lost face eases at once (no hold): about 95 % of the way in 0.3 s, then exactly neutral
+    assert 0.3 < values[0] < 0.6 and values[8] < 0.1 * 0.6 and values[-1] == 0.0
 
 
 def test_regions_are_the_layout_groups_they_always_were():

@@ -36,6 +36,7 @@ class SmootherOptions:
     visibility_power: float = 2.0           # measurement std grows as 1 / visibility^power
     innovation_gate: float = 3.0            # mean NIS over visible points above this inflates the prior
     max_inflation: float = 400.0
+    follow_head: bool = True                # predict with the head's rigid motion (off: a plain CV filter)
     default_dt: float = 1 / 30
 
 
@@ -101,45 +102,53 @@ class LandmarkKalmanSmoother:
             return self._start(z, face_size, timestamp)
         dt = self._dt(timestamp)
         previous, previous_P = self.x[:, :, 0].copy(), self.P.copy()
-        head_moves = visible.sum() >= 3
-        carried = ~visible if head_moves else np.zeros_like(visible)
+        head = self._head_motion(previous, z, visible)
+        carried = ~visible if head is not None else np.zeros_like(visible)
 
-        # The head's speed, for the process noise: how far the similarity that takes the visible
-        # points' estimates to their new measurements moves them (translation, turn and scale alike;
-        # per-point noise averages out in the fit).
+        # The head's speed, for the process noise (translation, turn and scale alike).
         speed = 0.0
-        if head_moves:
-            a, t = similarity_2d(previous[visible], z[visible])
-            moved = apply_similarity(previous[visible], a, t) - previous[visible]
+        if head is not None:
+            moved = apply_similarity(previous[visible], *head) - previous[visible]
             speed = float(np.hypot(moved[:, 0], moved[:, 1]).mean()) / dt / face_size
 
-        # Predict every point: x = F x, P = F P Fᵀ + Q; then update the visible ones.
+        # Predict every point: x = F x, P = F P Fᵀ + Q; the head's own motion is added to every point's
+        # position, so the per-point velocities are left with what the face itself does (expressions):
+        # moving the head then costs no lag and does not bend the face (a lagging chin read as jawLeft).
         F, Q = self.F(dt), self.Q(dt, face_size, speed)
         self.x = self.x @ F.T
         self.P = F @ self.P @ F.T + Q
+        if head is not None:
+            self.x[:, :, 0] += apply_similarity(previous, *head) - previous
         R = self.R(vis, face_size)
         free = ~carried
         y = z - self.x[:, :, 0]
         S = self.P[:, 0, 0] + R
         nis = (y ** 2).sum(axis=1) / S / 2
         if visible.any() and float(nis[visible].mean()) > self.options.innovation_gate:
-            # The head moved faster than the model expects: trust the measurements this frame. Inflate
+            # The face moved faster than the model expects: trust the measurements this frame. Inflate
             # from the moving face's process noise: the resting one is too small to matter.
             inflation = min(float(nis[visible].mean()) / self.options.innovation_gate, self.options.max_inflation) ** 2
             self.P[free] += (inflation - 1.0) * self.Q(dt, face_size, speed=self.options.motion_speed)
         self._correct(free, z, R)
 
         if carried.any():
-            # Occluded points move with the head: the similarity taking the visible points' last
+            # Occluded points go with the head alone: the similarity taking the visible points' last
             # estimates to their new ones carries them and sets their velocity. Their uncertainty is
             # the head's, not a free point's; their measurement still counts, weighed by visibility.
             a, t = similarity_2d(previous[visible], self.x[visible, :, 0])
             moved = apply_similarity(previous[carried], a, t)
             self.x[carried, :, 0] = moved
-            self.x[carried, :, 1] = (moved - previous[carried]) / dt
+            self.x[carried, :, 1] = 0.0
             self.P[carried] = previous_P[carried] + Q
             self._correct(carried, z, R, update_velocity=False)
         return self.x[:, :, 0].copy()
+
+    def _head_motion(self, previous: np.ndarray, z: np.ndarray, visible: np.ndarray) -> tuple[complex, complex] | None:
+        """The similarity taking the visible points' last estimates to their new measurements (the rigid
+        part of the motion; per-point noise averages out in the fit), or None without enough points."""
+        if not self.options.follow_head or visible.sum() < 3:
+            return None
+        return similarity_2d(previous[visible], z[visible])
 
     def _correct(self, sel: np.ndarray, z: np.ndarray, R: np.ndarray, update_velocity: bool = True) -> None:
         """Kalman update of the selected points: y = z - H x, S = H P Hᵀ + R, K = P Hᵀ S⁻¹."""

@@ -7,13 +7,14 @@ detector runs again on the same frame, so a lost face costs one frame at most.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from occface_core.backends import LandmarkBackend
-from occface_core.layout import IBUG68
+from occface_core.layout import IBUG68, LEFT_EYE, RIGHT_EYE
 from occface_core.types import Box, LandmarkPrediction
 
 from occface_core.detector import FaceDetector, landmark_box_from_detection, largest
@@ -26,6 +27,8 @@ class TrackerOptions:
     refine_after_detect: bool = True  # second pass from the first landmarks, on detection frames only
     min_roi_size: float = 16.0      # pixels; a collapsed ROI means the track is lost
     roi_dead_band: float = 0.03     # the region stays put until its centre or size moves this share of its size
+    upright_crop: bool = True       # turn the region with the eye line, so the model sees the face upright
+    roi_dead_band_deg: float = 2.0  # ... and until the eye line turns this much
 
 
 @dataclass
@@ -64,7 +67,14 @@ class FaceTracker:
             self._last_points = points
 
     def roi_from_points(self, points: np.ndarray) -> Box:
-        return Box.around_points(points[IBUG68]).enlarged(self.options.roi_margin)
+        """The landmark box enlarged by the margin; turned with the line through the eye centres (six
+        points each: steadier than two corners), so a rolled head is cropped upright and the model's
+        output does not change with the roll."""
+        angle = 0.0
+        if self.options.upright_crop:
+            (x0, y0), (x1, y1) = points[list(RIGHT_EYE)].mean(axis=0), points[list(LEFT_EYE)].mean(axis=0)
+            angle = math.degrees(math.atan2(float(y1 - y0), float(x1 - x0)))
+        return Box.around_points(points[IBUG68], angle).enlarged(self.options.roi_margin)
 
     def process(self, image: np.ndarray) -> TrackStep:
         self.frames += 1
@@ -87,8 +97,9 @@ class FaceTracker:
             return roi
         band = self.options.roi_dead_band * held.width
         (cx, cy), (hx, hy) = roi.center, held.center
+        turn = abs((roi.angle_deg - held.angle_deg + 180.0) % 360.0 - 180.0)
         if abs(cx - hx) < band and abs(cy - hy) < band and abs(roi.width - held.width) < band \
-                and abs(roi.height - held.height) < band:
+                and abs(roi.height - held.height) < band and turn < self.options.roi_dead_band_deg:
             return held
         return roi
 
