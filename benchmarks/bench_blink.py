@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, type=Path, help="shared annotations.jsonl")
     p.add_argument("--split", default="val")
     p.add_argument("--model", nargs="+", default=["occface", "mediapipe"])
+    p.add_argument("--weights", type=Path, default=None, help="OccFace weights other than the shipped ones")
     p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
     if not args.data.is_file():
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for name in args.model:
         try:
-            backend = create_backend(name)
+            backend = create_backend(name, args.weights if name == "occface" else None)
         except BackendError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

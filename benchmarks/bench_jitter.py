@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--noise", type=float, default=3.0, help="sensor noise std in grey levels")
     p.add_argument("--model", nargs="+", default=["occface", "mediapipe"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", type=Path, default=None, help="OccFace weights other than the shipped ones")
     p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
     if not args.data.is_file():
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for name in args.model:
         try:
-            backend = create_backend(name)
+            backend = create_backend(name, args.weights if name == "occface" else None)
         except BackendError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
