@@ -26,7 +26,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ import numpy as np
 
 from app.session import SessionConfig, build_session
 from benchmarks.collect import CollectorStats
-from benchmarks.faces import face_frame, read_records, with_sensor_noise
+from benchmarks.faces import face_frame, read_records, with_sensor_noise, write_json
 from occface_core.errors import UserError
 from occface_core.layout import IBUG68, interocular
 from retarget.arkit import ARKIT_NAMES
@@ -175,9 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{100 * r['nme_raw']:.2f} % smoothed {100 * r['nme_smoothed']:.2f} % "
                       f"(x{r['nme_smoothed'] / r['nme_raw']:.3f}); shapes twitch on {100 * r['twitch']:.1f} % of "
                       f"frames, phantom > 0.5 on {100 * r['phantom']:.1f} %; no face on {r['frames_without_face']} frames")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2))
+    write_json(args.out, results)
     return 0
 
 

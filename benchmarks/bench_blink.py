@@ -18,14 +18,12 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.faces import face_frame, read_records
-from occface_core.backends import BackendError, create_backend
+from benchmarks.faces import face_frame, for_each_backend, read_records, write_json
 from occface_core.layout import IBUG68, eye_aspect_ratio
 from occface_core.metrics import roc_auc
 from retarget.stage import RetargetOptions, RetargetStage
@@ -100,25 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     records = read_records(args.data, args.split, FRONTAL_SOURCES)
     faces = [face_frame(r, args.data.parent) for r in records]
     label_ear = eye_aspect_ratio(np.array([f.points68 for f in faces]))
-    results = {}
-    for name in args.model:
-        try:
-            backend = create_backend(name, args.weights if name == "occface" else None)
-        except BackendError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        try:
-            results[name] = r = summarise(measure(backend, faces), label_ear)
-        finally:
-            backend.close()
+    results = for_each_backend(args.model, args.weights, lambda backend: summarise(measure(backend, faces), label_ear))
+    if results is None:
+        return 2
+    for name, r in results.items():
         print(f"{name:<10} {r['shut_eyes']} shut / {r['open_eyes']} open eyes ({r['faces_found']}/{r['faces']} faces "
               f"found): ROC-AUC of the eye aspect ratio {r['roc_auc_ear']:.3f}; predicted EAR median shut "
               f"{r['pred_ear_median_shut']:.3f} / open {r['pred_ear_median_open']:.3f}; app eyeBlink >= 0.5 on "
               f"{100 * r['app_blink_on_shut']:.0f} % of shut eyes (median {r['app_blink_median_shut']:.2f}), "
               f"{100 * r['app_blink_on_open']:.1f} % of open eyes")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2))
+    write_json(args.out, results)
     return 0
 
 

@@ -16,14 +16,12 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.faces import face_frame, read_records, with_sensor_noise
-from occface_core.backends import BackendError, create_backend
+from benchmarks.faces import face_frame, for_each_backend, read_records, with_sensor_noise, write_json
 from occface_core.layout import IBUG68, interocular
 from occface_core.detector import BlazeFaceDetector
 from tracking.tracker import FaceTracker
@@ -84,25 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     records = read_records(args.data, args.split, FRONTAL_SOURCES)
     records = [records[i] for i in np.linspace(0, len(records) - 1, min(args.faces, len(records))).astype(int)]
     faces = [face_frame(r, args.data.parent) for r in records]
-    results = {}
-    for name in args.model:
-        try:
-            backend = create_backend(name, args.weights if name == "occface" else None)
-        except BackendError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        try:
-            results[name] = summarise(still_face_tracks(backend, faces, args.frames, args.noise, args.seed), faces)
-        finally:
-            backend.close()
-        r = results[name]
+    results = for_each_backend(args.model, args.weights, lambda backend: summarise(
+        still_face_tracks(backend, faces, args.frames, args.noise, args.seed), faces))
+    if results is None:
+        return 2
+    for name, r in results.items():
         print(f"{name:<10} raw jitter / inter-ocular: mean {100 * r['jitter_mean']:.2f} %, median "
               f"{100 * r['jitter_median']:.2f} %, p90 {100 * r['jitter_p90']:.2f} %; NME68 of the mean position "
               f"{100 * r['nme68_of_mean_position']:.2f} %; tracked on every frame {r['faces_tracked_every_frame']}"
               f"/{r['faces']} faces")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"frames": args.frames, "noise": args.noise, "results": results}, indent=2))
+    write_json(args.out, {"frames": args.frames, "noise": args.noise, "results": results})
     return 0
 
 

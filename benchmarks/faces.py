@@ -6,6 +6,7 @@ mid-grey background, its labels moved with it. Nothing here is used by the app o
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,3 +51,29 @@ def with_sensor_noise(image: np.ndarray, rng: np.random.Generator, sigma: float)
     """Independent Gaussian noise per pixel and channel, as a webcam's sensor adds frame to frame."""
     noisy = image.astype(np.float32) + rng.normal(0.0, sigma, image.shape).astype(np.float32)
     return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def for_each_backend(names: list[str], weights: Path | None, measure) -> dict | None:
+    """`measure(backend)` for each named backend (OccFace from `weights` when given), closing each after;
+    None, after one error line, when a backend cannot be created."""
+    from occface_core.backends import BackendError, create_backend
+
+    results = {}
+    for name in names:
+        try:
+            backend = create_backend(name, weights if name == "occface" else None)
+        except BackendError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return None
+        try:
+            results[name] = measure(backend)
+        finally:
+            backend.close()
+    return results
+
+
+def write_json(path: Path | None, data) -> None:
+    """The figures as JSON too, when the command was given --out."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2))
