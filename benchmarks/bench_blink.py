@@ -17,13 +17,11 @@ Examples:
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.faces import face_frame, for_each_backend, read_records, write_json
+from benchmarks.faces import face_set_parser, for_each_backend, frontal_faces, write_json
 from occface_core.layout import IBUG68, eye_aspect_ratio
 from occface_core.metrics import roc_auc
 from retarget.stage import RetargetOptions, RetargetStage
@@ -84,19 +82,10 @@ def summarise(m: dict, label_ear: np.ndarray) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_blink", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, type=Path, help="shared annotations.jsonl")
-    p.add_argument("--split", default="val")
-    p.add_argument("--model", nargs="+", default=["occface", "mediapipe"])
-    p.add_argument("--weights", type=Path, default=None, help="OccFace weights other than the shipped ones")
-    p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
-    args = p.parse_args(argv)
-    if not args.data.is_file():
-        print(f"error: annotations file not found: {args.data}", file=sys.stderr)
+    args = face_set_parser("python -m benchmarks.bench_blink", __doc__).parse_args(argv)
+    faces = frontal_faces(args, FRONTAL_SOURCES)
+    if faces is None:
         return 2
-    records = read_records(args.data, args.split, FRONTAL_SOURCES)
-    faces = [face_frame(r, args.data.parent) for r in records]
     label_ear = eye_aspect_ratio(np.array([f.points68 for f in faces]))
     results = for_each_backend(args.model, args.weights, lambda backend: summarise(measure(backend, faces), label_ear))
     if results is None:

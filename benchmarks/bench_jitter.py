@@ -15,13 +15,11 @@ Examples:
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.faces import face_frame, for_each_backend, read_records, with_sensor_noise, write_json
+from benchmarks.faces import face_set_parser, for_each_backend, frontal_faces, with_sensor_noise, write_json
 from occface_core.layout import IBUG68, interocular
 from occface_core.detector import BlazeFaceDetector
 from tracking.tracker import FaceTracker
@@ -64,24 +62,15 @@ def summarise(tracks: list[np.ndarray | None], faces) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_jitter", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, type=Path, help="shared annotations.jsonl")
-    p.add_argument("--split", default="val")
+    p = face_set_parser("python -m benchmarks.bench_jitter", __doc__)
     p.add_argument("--faces", type=int, default=60, help="evenly spaced frontal val faces (helen, afw, ytf)")
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--noise", type=float, default=3.0, help="sensor noise std in grey levels")
-    p.add_argument("--model", nargs="+", default=["occface", "mediapipe"])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weights", type=Path, default=None, help="OccFace weights other than the shipped ones")
-    p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
-    if not args.data.is_file():
-        print(f"error: annotations file not found: {args.data}", file=sys.stderr)
+    faces = frontal_faces(args, FRONTAL_SOURCES, args.faces)
+    if faces is None:
         return 2
-    records = read_records(args.data, args.split, FRONTAL_SOURCES)
-    records = [records[i] for i in np.linspace(0, len(records) - 1, min(args.faces, len(records))).astype(int)]
-    faces = [face_frame(r, args.data.parent) for r in records]
     results = for_each_backend(args.model, args.weights, lambda backend: summarise(
         still_face_tracks(backend, faces, args.frames, args.noise, args.seed), faces))
     if results is None:

@@ -77,3 +77,28 @@ def write_json(path: Path | None, data) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2))
+
+
+def face_set_parser(prog: str, doc: str):
+    """The arguments every face-set benchmark takes: --data, --split, --model, --weights, --out."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, type=Path, help="shared annotations.jsonl")
+    p.add_argument("--split", default="val")
+    p.add_argument("--model", nargs="+", default=["occface", "mediapipe"])
+    p.add_argument("--weights", type=Path, default=None, help="OccFace weights other than the shipped ones")
+    p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
+    return p
+
+
+def frontal_faces(args, sources: tuple[str, ...], count: int | None = None) -> list[FaceFrame] | None:
+    """The split's faces from `sources` (evenly spaced, `count` of them when given) in 640x480 frames;
+    None, after one error line, when the annotations file is missing."""
+    if not Path(args.data).is_file():
+        print(f"error: annotations file not found: {args.data}", file=sys.stderr)
+        return None
+    records = read_records(args.data, args.split, sources)
+    if count is not None:
+        records = [records[i] for i in np.linspace(0, len(records) - 1, min(count, len(records))).astype(int)]
+    return [face_frame(r, Path(args.data).parent) for r in records]
