@@ -192,6 +192,7 @@ class OccluderBank:
         return colour, mask
 
     # -- held-out kinds (evaluation only) -------------------------------------------------------
+    # Sizes follow the eye span, which collapses on a profile face: _eye_span keeps a floor.
     @staticmethod
     def _skin(rng, h: int, w: int) -> np.ndarray:
         lightness = rng.uniform(70, 235)   # dark to pale skin, BGR with red highest and blue lowest
@@ -205,7 +206,7 @@ class OccluderBank:
     def _hand(self, rng, image, points):
         """A palm with four fingers, raised from below or the side over the mouth, cheek or an eye."""
         h, w = image.shape[:2]
-        io = float(np.linalg.norm(points[45] - points[36]))
+        io = _eye_span(points)
         target = points[rng.choice([62, 48, 54, 36, 45, 30])] + rng.normal(0, 0.1 * io, 2)
         angle = rng.uniform(-np.pi / 2 - 0.9, -np.pi / 2 + 0.9)           # fingers point roughly up
         up = np.array([np.cos(angle), np.sin(angle)])
@@ -214,7 +215,7 @@ class OccluderBank:
         mask = np.zeros((h, w), np.uint8)
         cv2.ellipse(mask, tuple(int(v) for v in palm), (int(0.5 * io), int(0.62 * io)),
                     float(np.degrees(angle)) + 90, 0, 360, 1, -1)
-        cv2.line(mask, tuple(int(v) for v in palm), tuple(int(v) for v in palm - up * 2 * io), 1, int(0.9 * io))
+        cv2.line(mask, tuple(int(v) for v in palm), tuple(int(v) for v in palm - up * 2 * io), 1, max(2, int(0.9 * io)))
         for k in range(4):
             base = palm + side * (k - 1.5) * 0.24 * io + up * 0.4 * io
             tip = base + up * rng.uniform(0.5, 0.85) * io
@@ -224,7 +225,7 @@ class OccluderBank:
     def _glasses(self, rng, image, points):
         """Frames round both eyes; half the time dark lenses (sunglasses) hide the eyes too."""
         h, w = image.shape[:2]
-        io = float(np.linalg.norm(points[45] - points[36]))
+        io = _eye_span(points)
         mask = np.zeros((h, w), np.uint8)
         dark = rng.random() < 0.5
         rim = max(2, int(rng.uniform(0.04, 0.08) * io))
@@ -241,7 +242,7 @@ class OccluderBank:
     def _hair(self, rng, image, points):
         """A few thick strands falling from above the brows across the forehead and one eye."""
         h, w = image.shape[:2]
-        io = float(np.linalg.norm(points[45] - points[36]))
+        io = _eye_span(points)
         mask = np.zeros((h, w), np.uint8)
         eye = points[36:42].mean(0) if rng.random() < 0.5 else points[42:48].mean(0)
         for _ in range(int(rng.integers(3, 7))):
@@ -258,13 +259,13 @@ class OccluderBank:
     def _microphone(self, rng, image, points):
         """A handheld microphone: a grille ball at the mouth and its handle going down and out."""
         h, w = image.shape[:2]
-        io = float(np.linalg.norm(points[45] - points[36]))
+        io = _eye_span(points)
         head = points[rng.choice([48, 54, 57, 62])] + rng.normal(0, 0.1 * io, 2)
         angle = rng.uniform(np.pi / 4, 3 * np.pi / 4)
         mask = np.zeros((h, w), np.uint8)
         cv2.circle(mask, tuple(int(v) for v in head), int(rng.uniform(0.25, 0.35) * io), 1, -1)
         end = head + 2.5 * io * np.array([np.cos(angle), np.sin(angle)])
-        cv2.line(mask, tuple(int(v) for v in head), tuple(int(v) for v in end), 1, int(0.28 * io))
+        cv2.line(mask, tuple(int(v) for v in head), tuple(int(v) for v in end), 1, max(2, int(0.28 * io)))
         colour = np.full((h, w, 3), rng.uniform(20, 120), np.float32) + rng.normal(0, 10, (h, w, 1))
         return np.clip(colour, 0, 255).astype(np.uint8), mask
 
@@ -284,6 +285,12 @@ class OccluderBank:
         m = mask[..., None].astype(bool)
         out = np.where(m, colour, image)
         return out, mask
+
+
+def _eye_span(points: np.ndarray) -> float:
+    """Outer-eye-corner distance, at least a third of the face's width (it collapses in profile)."""
+    width = float(np.ptp(points[:68, 0]))
+    return max(float(np.linalg.norm(points[45] - points[36])), width / 3, 4.0)
 
 
 def eq9_occlusion(mask_hm: torch.Tensor, heatmaps: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
