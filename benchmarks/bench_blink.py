@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from benchmarks.faces import face_set_parser, for_each_backend, frontal_faces, write_json
+from benchmarks.faces import face_set_parser, frontal_faces, measure_and_report
 from occface_core.layout import IBUG68, eye_aspect_ratio
 from occface_core.metrics import roc_auc
 from retarget.stage import RetargetOptions, RetargetStage
@@ -87,18 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     if faces is None:
         return 2
     label_ear = eye_aspect_ratio(np.array([f.points68 for f in faces]))
-    results = for_each_backend(args.model, args.weights, lambda backend: summarise(measure(backend, faces), label_ear))
-    if results is None:
-        return 2
-    for name, r in results.items():
-        print(f"{name:<10} {r['shut_eyes']} shut / {r['open_eyes']} open eyes ({r['faces_found']}/{r['faces']} faces "
-              f"found): ROC-AUC of the eye aspect ratio {r['roc_auc_ear']:.3f}; predicted EAR median shut "
-              f"{r['pred_ear_median_shut']:.3f} / open {r['pred_ear_median_open']:.3f}; app eyeBlink >= 0.5 on "
-              f"{100 * r['app_blink_on_shut']:.0f} % of shut eyes (median {r['app_blink_median_shut']:.2f}), "
-              f"{100 * r['app_blink_on_open']:.1f} % of open eyes")
-    write_json(args.out, results)
-    return 0
+    return measure_and_report(args, lambda backend: summarise(measure(backend, faces), label_ear), describe)
 
+
+def describe(r: dict) -> str:
+    return (f"{r['shut_eyes']} shut / {r['open_eyes']} open eyes ({r['faces_found']}/{r['faces']} faces found): "
+            f"ROC-AUC of the eye aspect ratio {r['roc_auc_ear']:.3f}; predicted EAR median shut "
+            f"{r['pred_ear_median_shut']:.3f} / open {r['pred_ear_median_open']:.3f}; app eyeBlink >= 0.5 on "
+            f"{100 * r['app_blink_on_shut']:.0f} % of shut eyes (median {r['app_blink_median_shut']:.2f}), "
+            f"{100 * r['app_blink_on_open']:.1f} % of open eyes")
 
 if __name__ == "__main__":
     sys.exit(main())

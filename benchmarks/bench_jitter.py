@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from benchmarks.faces import face_set_parser, for_each_backend, frontal_faces, with_sensor_noise, write_json
+from benchmarks.faces import face_set_parser, frontal_faces, measure_and_report, with_sensor_noise
 from occface_core.layout import IBUG68, interocular
 from occface_core.detector import BlazeFaceDetector
 from tracking.tracker import FaceTracker
@@ -71,18 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     faces = frontal_faces(args, FRONTAL_SOURCES, args.faces)
     if faces is None:
         return 2
-    results = for_each_backend(args.model, args.weights, lambda backend: summarise(
-        still_face_tracks(backend, faces, args.frames, args.noise, args.seed), faces))
-    if results is None:
-        return 2
-    for name, r in results.items():
-        print(f"{name:<10} raw jitter / inter-ocular: mean {100 * r['jitter_mean']:.2f} %, median "
-              f"{100 * r['jitter_median']:.2f} %, p90 {100 * r['jitter_p90']:.2f} %; NME68 of the mean position "
-              f"{100 * r['nme68_of_mean_position']:.2f} %; tracked on every frame {r['faces_tracked_every_frame']}"
-              f"/{r['faces']} faces")
-    write_json(args.out, {"frames": args.frames, "noise": args.noise, "results": results})
-    return 0
+    return measure_and_report(args, lambda backend: summarise(
+        still_face_tracks(backend, faces, args.frames, args.noise, args.seed), faces), describe,
+        extra={"frames": args.frames, "noise": args.noise})
 
+
+def describe(r: dict) -> str:
+    return (f"raw jitter / inter-ocular: mean {100 * r['jitter_mean']:.2f} %, median {100 * r['jitter_median']:.2f} %, "
+            f"p90 {100 * r['jitter_p90']:.2f} %; NME68 of the mean position {100 * r['nme68_of_mean_position']:.2f} %; "
+            f"tracked on every frame {r['faces_tracked_every_frame']}/{r['faces']} faces")
 
 if __name__ == "__main__":
     sys.exit(main())

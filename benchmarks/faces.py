@@ -102,3 +102,15 @@ def frontal_faces(args, sources: tuple[str, ...], count: int | None = None) -> l
     if count is not None:
         records = [records[i] for i in np.linspace(0, len(records) - 1, min(count, len(records))).astype(int)]
     return [face_frame(r, Path(args.data).parent) for r in records]
+
+
+def measure_and_report(args, measure, describe, extra: dict | None = None) -> int:
+    """`measure(backend)` for each of args.model, one printed line per backend (`describe(name, result)`),
+    --out written; the command's exit status."""
+    results = for_each_backend(args.model, args.weights, measure)
+    if results is None:
+        return 2
+    for name, result in results.items():
+        print(f"{name:<10} {describe(result)}")
+    write_json(args.out, {**(extra or {}), "results": results})
+    return 0
