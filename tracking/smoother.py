@@ -8,14 +8,18 @@ several milliseconds per frame. tests/test_smoother.py checks the batch against 
 - Noise is scaled by the face size, so the smoother behaves alike near and far from the camera.
 - A point's measurement noise R grows as its visibility falls (1 / visibility²): an occluder barely
   drags it, but every point keeps taking its measurement, so none is ever frozen.
-- A point judged occluded predicts with the head, not with its own velocity: its prior is carried by
-  the similarity transform (rotation, scale, translation) that maps the visible points' last estimates
-  onto their new measurements, so far-side jaw and ear points turn and scale with the head.
-- Still at rest, no lag in motion: the process noise adapts to the face's speed (as the One Euro
+- Every point is predicted with the head's rigid motion: the similarity transform (rotation, scale,
+  translation) that maps the visible points' last estimates onto their new measurements moves all
+  points, and the per-point velocities keep only what the face itself does. Moving the head then costs
+  no lag and does not bend the face.
+- A point judged occluded goes with the head alone: its prior is carried by the similarity between the
+  visible points' last and new estimates, so far-side jaw and ear points turn and scale with the head.
+- Still at rest, no lag in motion: the process noise adapts to the head's speed (as the One Euro
   filter's cut-off does), from `acceleration_std_rest` below `still_speed` (noise alone moves the fit
-  that much) to `acceleration_std_motion` at `motion_speed` face sizes per second; and when the visible points' innovations are far beyond
-  what the motion model expects (normalised innovation squared above a chi-square gate), the prior
-  covariance is inflated for that frame, so a sudden head turn is followed at once.
+  that much) to `acceleration_std_motion` at `motion_speed` face sizes per second. When the visible
+  points' innovations are far beyond what the motion model expects (normalised innovation squared
+  above a chi-square gate), the prior covariance is inflated for that frame, so a sudden change is
+  followed at once.
 """
 from __future__ import annotations
 
@@ -105,11 +109,12 @@ class LandmarkKalmanSmoother:
         head = self._head_motion(previous, z, visible)
         carried = ~visible if head is not None else np.zeros_like(visible)
 
-        # The head's speed, for the process noise (translation, turn and scale alike).
-        speed = 0.0
+        # How far the head's rigid motion moves each point; its mean over the visible points is the
+        # head's speed, for the process noise (translation, turn and scale alike).
+        head_shift, speed = np.zeros_like(previous), 0.0
         if head is not None:
-            moved = apply_similarity(previous[visible], *head) - previous[visible]
-            speed = float(np.hypot(moved[:, 0], moved[:, 1]).mean()) / dt / face_size
+            head_shift = apply_similarity(previous, *head) - previous
+            speed = float(np.hypot(*head_shift[visible].T).mean()) / dt / face_size
 
         # Predict every point: x = F x, P = F P Fᵀ + Q; the head's own motion is added to every point's
         # position, so the per-point velocities are left with what the face itself does (expressions):
@@ -117,17 +122,17 @@ class LandmarkKalmanSmoother:
         F, Q = self.F(dt), self.Q(dt, face_size, speed)
         self.x = self.x @ F.T
         self.P = F @ self.P @ F.T + Q
-        if head is not None:
-            self.x[:, :, 0] += apply_similarity(previous, *head) - previous
+        self.x[:, :, 0] += head_shift
         R = self.R(vis, face_size)
         free = ~carried
         y = z - self.x[:, :, 0]
         S = self.P[:, 0, 0] + R
         nis = (y ** 2).sum(axis=1) / S / 2
-        if visible.any() and float(nis[visible].mean()) > self.options.innovation_gate:
+        mean_nis = float(nis[visible].mean()) if visible.any() else 0.0
+        if mean_nis > self.options.innovation_gate:
             # The face moved faster than the model expects: trust the measurements this frame. Inflate
             # from the moving face's process noise: the resting one is too small to matter.
-            inflation = min(float(nis[visible].mean()) / self.options.innovation_gate, self.options.max_inflation) ** 2
+            inflation = min(mean_nis / self.options.innovation_gate, self.options.max_inflation) ** 2
             self.P[free] += (inflation - 1.0) * self.Q(dt, face_size, speed=self.options.motion_speed)
         self._correct(free, z, R)
 
