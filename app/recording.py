@@ -9,6 +9,7 @@ import csv
 import json
 import logging
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -78,23 +79,89 @@ def _without_zero_errors(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
+class _OpenCVWriter:
+    """OpenCV's writer: MJPG in .avi, and MPEG-4 Part 2 in .mp4 when no H.264 encoder is installed."""
+
+    FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
+
+    def __init__(self, path: Path, fps: float, frame_size: tuple[int, int]):
+        fourcc = cv2.VideoWriter_fourcc(*self.FOURCC[path.suffix.lower()])
+        self._writer = cv2.VideoWriter(str(path), fourcc, fps, frame_size)
+        if not self._writer.isOpened():
+            raise OutputError(f"cannot write video {path} (unsupported container? use .mp4 or .avi)")
+        self.codec = self.FOURCC[path.suffix.lower()]
+
+    def write(self, frame: np.ndarray) -> None:
+        self._writer.write(frame)
+
+    def close(self) -> None:
+        self._writer.release()
+
+
+class _H264Writer:
+    """H.264 (libx264, yuv420p, +faststart) through PyAV's bundled FFmpeg: the MP4 that browsers and chat
+    apps play. Sizes are even (yuv420p halves the chroma planes)."""
+
+    codec = "h264"
+
+    def __init__(self, path: Path, fps: float, frame_size: tuple[int, int]):
+        import av
+
+        rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(30)
+        try:
+            self._container = av.open(str(path), mode="w", options={"movflags": "+faststart"})
+            self._stream = self._container.add_stream("libx264", rate=rate)
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise OutputError(f"cannot write video {path}: {exc}") from None
+        self._stream.width, self._stream.height = frame_size
+        self._stream.pix_fmt = "yuv420p"
+        # veryfast keeps the encoder to a few ms per 640x480 frame; two threads leave the cores to the tracker
+        self._stream.options = {"preset": "veryfast", "crf": "23", "threads": "2"}
+        self._av = av
+
+    def write(self, frame: np.ndarray) -> None:
+        video_frame = self._av.VideoFrame.from_ndarray(frame, format="bgr24")
+        for packet in self._stream.encode(video_frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._stream.encode():   # flush the frames the encoder still holds
+            self._container.mux(packet)
+        self._container.close()
+
+
+def h264_available() -> bool:
+    """Whether PyAV is installed with a libx264 encoder (its wheels bundle one)."""
+    try:
+        import av
+
+        av.codec.Codec("libx264", "w")
+        return True
+    except Exception:  # noqa: BLE001 - missing package, missing codec: both mean "not available"
+        return False
+
+
+def open_video_writer(path: Path, fps: float, frame_size: tuple[int, int]) -> _H264Writer | _OpenCVWriter:
+    if path.suffix.lower() == ".mp4":
+        if h264_available():
+            return _H264Writer(path, fps, frame_size)
+        log.warning("PyAV with libx264 is not installed: %s is written as MPEG-4 Part 2, which browsers do not play",
+                    path)
+    return _OpenCVWriter(path, fps, frame_size)
 
 
 class VideoRecorder:
-    """Writes the annotated frames to a video (.mp4 with mp4v, .avi with MJPG)."""
+    """Writes the annotated frames to a video: .mp4 as H.264 (see `open_video_writer`), .avi as MJPG."""
 
     def __init__(self, path: Path, fps: float, frame_size: tuple[int, int], overlay: OverlayOptions | None = None):
         self.path = Path(path)
-        if self.path.suffix.lower() not in VIDEO_FOURCC:
+        if self.path.suffix.lower() not in _OpenCVWriter.FOURCC:
             # checked here: OpenCV would print its own exception text before failing
             raise OutputError(f"cannot write video {self.path}: use a .mp4 or .avi file name")
         check_writable(self.path)
-        fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC[self.path.suffix.lower()])
-        self._writer = cv2.VideoWriter(str(self.path), fourcc, fps, frame_size)
-        if not self._writer.isOpened():
-            raise OutputError(f"cannot write video {self.path} (unsupported container? use .mp4 or .avi)")
-        self._size = frame_size
+        self._size = (max(2, frame_size[0] // 2 * 2), max(2, frame_size[1] // 2 * 2))
+        self._writer = open_video_writer(self.path, fps, self._size)
+        self.codec = self._writer.codec
         self._overlay = overlay
         self._renderer = OverlayRenderer()
         self.frames_written = 0
@@ -109,7 +176,7 @@ class VideoRecorder:
         self.frames_written += 1
 
     def close(self) -> None:
-        self._writer.release()
+        self._writer.close()
 
     def stats(self) -> "VideoStats":
         return VideoStats(video=str(self.path), frames_written=self.frames_written)

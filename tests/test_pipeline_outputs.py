@@ -92,6 +92,29 @@ def test_the_video_recorder_writes_every_annotated_frame(tmp_path):
     assert (np.abs(image.astype(int) - 90).max(axis=2) > 60).sum() > 50
 
 
+def test_an_mp4_recording_is_h264_that_opencv_reads_back_frame_for_frame(tmp_path):
+    import av   # pinned in requirements.txt: its wheel bundles FFmpeg with libx264
+
+    path = tmp_path / "out.mp4"
+    recorder = VideoRecorder(path, 29.97, (641, 481))   # odd sizes: yuv420p needs even ones
+    assert recorder.codec == "h264"
+    pipeline = make_pipeline(recorder)
+    for frame in frames(5):
+        pipeline.process(frame)
+    pipeline.close_sinks()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert (stream.width, stream.height) == (640, 480)
+        assert abs(float(stream.average_rate) - 29.97) < 0.01
+    video = cv2.VideoCapture(str(path))
+    count = 0
+    while video.read()[0]:
+        count += 1
+    video.release()
+    assert count == 5
+
+
 class ListCapture:
     """Stands in for a file CaptureThread: hands over the frames, then the end (None)."""
 
