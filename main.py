@@ -98,6 +98,8 @@ def run_headless(config: SessionConfig, summary_path: Path | None) -> int:
     if summary_path is not None:
         summary_path.write_text(json.dumps(report, indent=2))
     print(format_summary(report))
+    if summary.source_warning:
+        print(f"warning: {summary.source_warning}", file=sys.stderr)
     if summary.source_error:
         print(f"error: {summary.source_error}", file=sys.stderr)
         return 1

@@ -97,3 +97,20 @@ def test_after_a_seek_the_next_frame_is_the_one_asked_for(clip):
             capture.seek(target)
             frame = capture.get(timeout=5)
             assert frame.index == target and frame_value(frame) == target
+
+
+def test_a_truncated_file_warns_once_with_frames_read_against_frames_expected(clip, tmp_path):
+    truncated = tmp_path / "truncated.avi"
+    truncated.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])   # the header still says 60 frames
+    with CaptureThread(truncated) as capture:
+        frames = drain(capture)
+    assert 0 < len(frames) < 60
+    assert capture.read_warning == (f"{truncated} ended after {len(frames)} of 60 frames: "
+                                    "the file may be truncated or damaged")
+    assert capture.read_error is None   # a damaged file is played as far as it goes, not an error
+
+
+def test_a_complete_file_gives_no_warning(clip):
+    with CaptureThread(clip) as capture:
+        drain(capture)
+    assert capture.read_warning is None

@@ -110,6 +110,29 @@ def test_corrupt_video(tmp_path):
     assert_clean_error(run(["--video", str(corrupt)]), str(corrupt))
 
 
+def test_truncated_video_gives_one_warning_line_and_no_ffmpeg_lines(tmp_path):
+    import av
+
+    full, truncated = tmp_path / "full.wmv", tmp_path / "truncated.wmv"
+    demo = cv2.VideoCapture(str(ROOT / "assets" / "demo.mp4"))
+    with av.open(str(full), "w", format="asf") as container:
+        stream = container.add_stream("wmv2", rate=30)
+        stream.width, stream.height, stream.pix_fmt = int(demo.get(3)), int(demo.get(4)), "yuv420p"
+        for _ in range(20):
+            image = demo.read()[1]
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+    demo.release()
+    # cut off as a broken download; this cut lands inside a frame, so FFmpeg's wmv2 decoder complains
+    truncated.write_bytes(full.read_bytes()[:30000])
+    proc = run(["--video", str(truncated)])
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"warning: {truncated} ended after "), proc.stderr
+    assert "the file may be truncated or damaged" in lines[0]
+    assert "FFMPEG" not in proc.stdout and " @ 0x" not in proc.stdout   # nor on stdout
+
+
 def test_camera_that_does_not_open():
     assert_clean_error(run(["--camera", "57"]), "camera 57")
 

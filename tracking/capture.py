@@ -7,13 +7,18 @@ frame; the reader simply waits for the consumer.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
+# FFmpeg (inside OpenCV) prints decoder complaints such as "[wmv2 @ 0x...] Error at MB" while reading a
+# damaged file; the capture reports that in one line of its own. Read when OpenCV first uses FFmpeg.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # AV_LOG_QUIET
+
+import cv2  # noqa: E402
 
 from occface_core.errors import UserError
 from occface_core.native_logs import quiet_native_stderr
@@ -72,10 +77,24 @@ def _open_capture(source: int | str | Path) -> tuple[cv2.VideoCapture, SourceInf
     if not live:
         cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
     fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if not live else None
+    count = cap.get(cv2.CAP_PROP_FRAME_COUNT) if not live else 0.0
+    plausible = 0 < count < 1e8   # a file without a duration in its header gives garbage here
     info = SourceInfo(description, live, first.shape[1], first.shape[0], fps if fps > 0 else 30.0,
-                      count if count and count > 0 else None)
+                      int(count) if plausible else None)
     return cap, info
+
+
+def ended_early_warning(info: SourceInfo, frames_available: int) -> str | None:
+    """One line when a file ends well before the length its header gives, or gives no length at all
+    (both happen to truncated downloads); None for a file that ended where it should."""
+    expected = info.frame_count
+    if expected is None:
+        return (f"{info.description} ended after {frames_available} frames and its header gives no length: "
+                "the file may be truncated or damaged")
+    if frames_available < expected - max(2, 0.02 * expected):   # header counts may be estimates
+        return (f"{info.description} ended after {frames_available} of {expected} frames: "
+                "the file may be truncated or damaged")
+    return None
 
 
 _END = object()  # sentinel put in the queue when the source is exhausted
@@ -110,6 +129,7 @@ class CaptureThread:
         self.frames_read = 0
         self.frames_dropped = 0
         self.read_error: str | None = None
+        self.read_warning: str | None = None   # a file that ended early: read on, but tell the user
 
     def start(self) -> "CaptureThread":
         self._thread.start()
@@ -180,6 +200,8 @@ class CaptureThread:
                     if self.info.live:
                         self.read_error = f"{self.info.description} stopped delivering frames"
                         log.warning(self.read_error)
+                    else:
+                        self.read_warning = ended_early_warning(self.info, index)
                     break
                 if (self.realtime or self.paced) and not self.info.live:
                     self._pace(index)

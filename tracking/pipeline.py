@@ -102,6 +102,7 @@ class RunSummary:
     sink_errors: int = 0
     interrupted: bool = False
     source_error: str | None = None
+    source_warning: str | None = None
 
     @property
     def fps(self) -> float:
@@ -126,6 +127,7 @@ class RunSummary:
             "stage_median_ms": {k: round(v, 3) for k, v in self.stage_median_ms.items()},
             "sinks": [s.to_dict() for s in self.sinks], "sink_errors": self.sink_errors,
             "interrupted": self.interrupted, "source_error": self.source_error,
+            "source_warning": self.source_warning,
         }
 
 
@@ -230,6 +232,7 @@ class Pipeline:
         summary.frames_read = capture.frames_read
         summary.frames_dropped = capture.frames_dropped
         summary.source_error = capture.read_error
+        summary.source_warning = capture.read_warning
         return self.fill_summary(summary)
 
     def _loop(self, capture: CaptureThread, stop: threading.Event, hooks: RunCallbacks) -> None:
