@@ -2,12 +2,13 @@
 
 Visible points are yellow, occluded points blue; the ROI is green while tracking and orange on a
 frame where the detector ran. Head axes and blendshape bars are drawn when the retarget stage added
-them to the result.
+them to the result; the bars and their labels sit on a dark see-through panel, readable on any wall.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -164,19 +165,41 @@ def _draw_head_axes(img: np.ndarray, result: FaceResult) -> None:
                         cv2.LINE_AA, tipLength=0.2)
 
 
+BAR_BACKING_KEEP = 0.35  # share of the picture kept behind the shape bars: a white wall becomes dark grey
+
+
+@lru_cache(maxsize=32)
+def _label_width(names: tuple[str, ...], font_scale: float) -> int:
+    return max(cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)[0][0] for name in names)
+
+
+def _darken(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, keep: float) -> None:
+    """Scale the colour of a rectangle toward black (one OpenCV call; the alpha of BGRA is left alone)."""
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, img.shape[1]), min(y1, img.shape[0])
+    if x0 < x1 and y0 < y1:
+        img[y0:y1, x0:x1, :3] = cv2.convertScaleAbs(img[y0:y1, x0:x1, :3], alpha=keep)
+
+
 def _draw_blendshape_bars(img: np.ndarray, result: FaceResult, names: tuple[str, ...], scale: float) -> None:
     shapes = result.blendshapes
     if not shapes:
         return
-    h, w = img.shape[:2]
-    bar_w, row_h = int(90 * scale), int(16 * scale)
+    shown = tuple(name for name in names if name in shapes)
+    if not shown:
+        return
+    w = img.shape[1]
+    bar_w, row_h, pad = int(90 * scale), int(16 * scale), int(4 * scale)
+    font_scale = 0.38 * scale
     x0 = w - bar_w - int(120 * scale)
     y = int(20 * scale)
-    for name in names:
-        if name not in shapes:
-            continue
+    # The labels are white: a dark see-through panel under bars and labels keeps them readable on a
+    # bright background (white text alone vanishes on a white wall).
+    label_x = x0 + bar_w + 4
+    _darken(img, x0 - pad, y - row_h + 4 - pad, label_x + _label_width(shown, font_scale) + pad,
+            y + (len(shown) - 1) * row_h + pad, BAR_BACKING_KEEP)
+    for name in shown:
         value = float(np.clip(shapes[name], 0.0, 1.0))
         cv2.rectangle(img, (x0, y - row_h + 4), (x0 + bar_w, y), (40, 40, 40), -1)
         cv2.rectangle(img, (x0, y - row_h + 4), (x0 + int(bar_w * value), y), ORANGE, -1)
-        cv2.putText(img, name, (x0 + bar_w + 4, y - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.38 * scale, WHITE, 1, cv2.LINE_AA)
+        cv2.putText(img, name, (label_x, y - 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, WHITE, 1, cv2.LINE_AA)
         y += row_h
