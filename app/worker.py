@@ -516,4 +516,15 @@ class PipelineWorker:
             self._emit(EventKind.ERROR, summary.source_error)
         self._set_state(WorkerState.ENDED)
         self._emit(EventKind.ENDED, "stopped" if self._stop.is_set() else "end of source",
-                   frames=summary.frames_processed, stopped=self._stop.is_set())
+                   frames=self._frames_reached(session, summary), processed=summary.frames_processed,
+                   stopped=self._stop.is_set())
+
+    def _frames_reached(self, session: Session, summary: RunSummary) -> int:
+        """The frames the run went through, as "end of source: N frames" reports them: in a file, up to the
+        last position reached (at its end, the file's length), since after a seek back frames_processed
+        counts the replayed frames again; from a camera, the frames processed."""
+        with self._lock:
+            latest = self._latest
+        if session.capture.info.live or latest is None:
+            return summary.frames_processed
+        return latest.frame_index + 1

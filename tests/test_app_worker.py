@@ -8,10 +8,15 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
-from app.session import SessionConfig
+from app.session import Session, SessionConfig
 from app.worker import PipelineWorker, WorkerOptions, recording_paths
+from occface_core.types import Box
+from tests.helpers import FakeBackend, FakeDetector
+from tracking.capture import CaptureThread
 from tracking.demo_clip import DEFAULT_CLIP
+from tracking.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,3 +136,39 @@ def test_cameras_are_listed_from_sysfs_without_their_metadata_nodes(tmp_path):
     assert [(c.index, c.name) for c in cameras] == [(0, "HD Webcam"), (2, "USB Capture")]
     assert cameras[0].label == "Camera 0 — HD Webcam"
     assert _linux_cameras(tmp_path / "missing") == []
+
+
+def test_end_of_source_gives_the_files_length_after_a_seek_back(tmp_path):
+    """A seek back replays frames: "end of source: N frames" is still the file's length, not the number
+    of frames processed."""
+    clip = tmp_path / "short.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    for i in range(30):
+        writer.write(np.full((120, 160, 3), 4 * i, np.uint8))
+    writer.release()
+    face = Box(40, 30, 120, 100)
+    worker: PipelineWorker
+
+    class SeekBackOnce:
+        """A stage that, at frame 20, seeks back to frame 5 as the position slider would."""
+
+        def __init__(self):
+            self.done = False
+
+        def process(self, result) -> None:
+            if result.frame_index == 20 and not self.done:
+                self.done = True
+                worker.seek(5)
+
+    def fake_session(config: SessionConfig) -> Session:
+        pipeline = Pipeline(FakeBackend(face), FakeDetector(face), stages=[SeekBackOnce()])
+        return Session(config, CaptureThread(config.source, paced=config.paced), pipeline)
+
+    worker = PipelineWorker(SessionConfig(source=clip, retarget=False), WorkerOptions(realtime=False),
+                            session_factory=fake_session)
+    worker.start()
+    worker.join(30)
+    ended = [e for e in worker.events() if e.kind == "ended"]
+    assert worker.summary.frames_processed == 21 + 25   # frames 0-20, then 5-29
+    assert ended[0].message == "end of source"
+    assert ended[0].data["frames"] == 30 and ended[0].data["processed"] == 46
