@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
         return bar
 
     def _build_view_panel(self) -> ViewPanel:
-        panel = ViewPanel()
+        panel = self.view_panel = ViewPanel()
         self.view, self.position_slider, self.position_label = panel.view, panel.position_slider, panel.position_label
         self.overlay_boxes, self.realtime_box = panel.overlay_boxes, panel.realtime_box
         self.position_slider.sliderReleased.connect(self._slider_released)
@@ -431,7 +431,7 @@ class MainWindow(QMainWindow):
         return folder / "neutral_face.json"
 
     def overlay_options(self) -> OverlayOptions:
-        return OverlayOptions(**{key: box.isChecked() for key, box in self.overlay_boxes.items()})
+        return self.view_panel.overlay_options()
 
     def _overlay_changed(self) -> None:
         if self.worker is not None:

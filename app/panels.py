@@ -10,14 +10,17 @@ from pathlib import Path
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                             QPushButton, QScrollArea, QSizePolicy, QSlider, QStyle, QToolButton, QVBoxLayout,
+                             QPushButton, QScrollArea, QSizePolicy, QStyle, QToolButton, QVBoxLayout,
                              QWidget)
 
-from .widgets import BlendshapeMeters, HeadPoseReadout, VideoView
+from .annotate import OverlayOptions
+from .widgets import BlendshapeMeters, HeadPoseReadout, SeekSlider, VideoView
 from .worker import Snapshot, WorkerState
 
-OVERLAYS = (("points", "Landmarks", True), ("roi", "ROI && state", True), ("head_axes", "Head axes", True),
-            ("contours", "Contours", True), ("blendshapes", "Shape bars", False))
+# (settings key, title, ticked by default, the OverlayOptions fields the box switches)
+OVERLAYS = (("points", "Landmarks", True, ("points",)), ("roi", "ROI && state", True, ("roi", "status")),
+            ("head_axes", "Head axes", True, ("head_axes",)), ("contours", "Contours", True, ("contours",)),
+            ("blendshapes", "Shape bars", False, ("blendshapes",)))
 STAGE_ORDER = ("detect", "landmarks", "smooth", "retarget", "total")
 
 
@@ -98,7 +101,7 @@ class ViewPanel(QWidget):
         self.view = VideoView()
         lv.addWidget(self.view, 1)
         pos = QHBoxLayout()
-        self.position_slider = QSlider(Qt.Orientation.Horizontal)
+        self.position_slider = SeekSlider(Qt.Orientation.Horizontal)
         self.position_slider.setEnabled(False)
         pos.addWidget(self.position_slider, 1)
         self.position_label = QLabel("—")
@@ -109,7 +112,7 @@ class ViewPanel(QWidget):
         overlays = QHBoxLayout()
         overlays.addWidget(QLabel("Overlays:"))
         self.overlay_boxes: dict[str, QCheckBox] = {}
-        for key, title, default in OVERLAYS:
+        for key, title, default, _ in OVERLAYS:
             box = QCheckBox(title)
             box.setChecked(default)
             overlays.addWidget(box)
@@ -120,6 +123,11 @@ class ViewPanel(QWidget):
         self.realtime_box.setToolTip("Off: process video files as fast as the pipeline can")
         overlays.addWidget(self.realtime_box)
         lv.addLayout(overlays)
+
+    def overlay_options(self) -> OverlayOptions:
+        """What the boxes ask to draw, in the view and in recordings ("ROI & state" switches both)."""
+        return OverlayOptions(**{field: self.overlay_boxes[key].isChecked()
+                                 for key, _, _, fields in OVERLAYS for field in fields})
 
 
 class ExpressionPanel(QWidget):

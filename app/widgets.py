@@ -1,4 +1,5 @@
-"""The window's custom widgets: the video view, blendshape meters, head-pose readout, OSC targets."""
+"""The window's custom widgets: the video view, position slider, blendshape meters, head-pose readout,
+OSC targets."""
 from __future__ import annotations
 
 import ipaddress
@@ -11,11 +12,12 @@ from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import QRectF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPixmap
 from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
-                             QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSizePolicy,
-                             QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                             QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSizePolicy, QSlider,
+                             QSpinBox, QStyle, QStyleOptionSlider, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                             QWidget)
 
 from retarget.osc import DEFAULT_PORTS, DEFAULT_RATES_HZ, OscStats, OscTargetError, parse_osc_target
 from tracking.pipeline import StatsFailed
@@ -90,6 +92,46 @@ class VideoView(QWidget):
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(880, 560)
+
+
+class SeekSlider(QSlider):
+    """The position slider: a click on the groove jumps to that spot (a plain QSlider moves one page
+    toward it). The click becomes a press on the handle there, so it can go on as a drag and always
+    ends with sliderReleased, the signal the window seeks on: a click seeks exactly as a drag does."""
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt naming)
+        pos = event.position()
+        if event.button() == Qt.MouseButton.LeftButton and not self._on_handle(pos):
+            self.setValue(self._value_at(pos))  # setValue, unlike setSliderPosition, triggers no action
+            if not self._on_handle(pos):
+                # a range so short that the handle cannot sit under the pointer: press and release it here
+                self.setSliderDown(True)
+                self.setSliderDown(False)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def _style_option(self) -> QStyleOptionSlider:
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        return opt
+
+    def _on_handle(self, pos: QPointF) -> bool:
+        hit = self.style().hitTestComplexControl(QStyle.ComplexControl.CC_Slider, self._style_option(),
+                                                 pos.toPoint(), self)
+        return hit == QStyle.SubControl.SC_SliderHandle
+
+    def _value_at(self, pos: QPointF) -> int:
+        """The value whose handle is centred on `pos`."""
+        opt, style, slider = self._style_option(), self.style(), QStyle.ComplexControl.CC_Slider
+        groove = style.subControlRect(slider, opt, QStyle.SubControl.SC_SliderGroove, self)
+        handle = style.subControlRect(slider, opt, QStyle.SubControl.SC_SliderHandle, self)
+        if self.orientation() == Qt.Orientation.Horizontal:
+            offset, span = pos.x() - groove.x() - handle.width() / 2, groove.width() - handle.width()
+        else:
+            offset, span = pos.y() - groove.y() - handle.height() / 2, groove.height() - handle.height()
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(), round(offset), max(span, 1),
+                                              opt.upsideDown)
 
 
 # --- expression panel ---------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ import pytest
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 import cv2  # noqa: E402  (after the Qt platform is set)
-from PyQt6.QtCore import QSettings  # noqa: E402
+import numpy as np  # noqa: E402
+from PyQt6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+from PyQt6.QtTest import QTest  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from app import main_window  # noqa: E402
@@ -26,6 +28,8 @@ from app.main_window import MainWindow, prepare_qt_environment  # noqa: E402
 from app.worker import WorkerOptions  # noqa: E402
 from tracking.demo_clip import DEFAULT_CLIP  # noqa: E402
 from app.session import SessionConfig  # noqa: E402
+from occface_core.types import Box  # noqa: E402
+from tests.synthetic import face_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = WorkerOptions(realtime=False)
@@ -137,6 +141,37 @@ def test_frames_reach_the_view_and_the_status(qapp, make_window):
     window.position_slider.setValue(400)
     window._slider_released()
     wait_until(qapp, lambda: (window.view.last_frame_index or 0) >= 400, what="frames after the seek")
+
+
+def test_a_click_on_the_position_slider_jumps_there(qapp, make_window):
+    window = make_window(worker_options=WorkerOptions(realtime=False, start_paused=True))
+    slider = window.position_slider
+    wait_until(qapp, lambda: slider.isEnabled() and slider.maximum() == 449, what="the slider")
+    seeks, releases = [], []
+    seek = window.worker.seek
+    window.worker.seek = lambda index: (seeks.append(index), seek(index))
+    slider.sliderReleased.connect(lambda: releases.append(slider.value()))
+    QTest.mouseClick(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(round(0.75 * slider.width()), slider.height() // 2))
+    clicked = slider.value()
+    assert abs(clicked - 0.75 * 449) <= 10, clicked   # not one page step (10 frames) from the start
+    wait_until(qapp, lambda: window.view.last_frame_index == clicked, what="the frame clicked on")
+    assert releases == seeks == [clicked]   # one seek, through the drag's path (sliderReleased)
+
+
+def test_unticking_roi_and_state_hides_the_state_text_too(qapp, make_window):
+    window = make_window(autostart=False)
+    for box in window.overlay_boxes.values():
+        box.setChecked(False)
+    result = face_result(None)   # no face: only the ROI and the state text ("NO FACE ...") can be drawn
+    result.image, result.roi = np.full((480, 640, 3), 90, np.uint8), Box(200, 120, 440, 360)
+    plain = cv2.cvtColor(result.image, cv2.COLOR_BGR2BGRA)
+    window.overlay_boxes["roi"].setChecked(True)
+    assert not np.array_equal(window._annotated(result)[:60, :320], plain[:60, :320])   # the state text
+    window.overlay_boxes["roi"].setChecked(False)
+    assert np.array_equal(window._annotated(result), plain)
+    options = window.overlay_options()   # what the worker hands to recordings as well
+    assert not options.roi and not options.status
 
 
 def test_recording_on_and_off_gives_a_playable_file_with_the_right_frame_count(qapp, make_window, tmp_path):
