@@ -118,6 +118,7 @@ class _H264Writer:
         # veryfast keeps the encoder to a few ms per 640x480 frame; two threads leave the cores to the tracker
         self._stream.options = {"preset": "veryfast", "crf": "23", "threads": "2"}
         self._av = av
+        self._closed = False
 
     def write(self, frame: np.ndarray) -> None:
         video_frame = self._av.VideoFrame.from_ndarray(frame, format="bgr24")
@@ -125,6 +126,9 @@ class _H264Writer:
             self._container.mux(packet)
 
     def close(self) -> None:
+        if self._closed:   # the pipeline closes its sinks at the end of a run, the window again when it stops
+            return
+        self._closed = True
         for packet in self._stream.encode():   # flush the frames the encoder still holds
             self._container.mux(packet)
         self._container.close()

@@ -102,6 +102,7 @@ def test_an_mp4_recording_is_h264_that_opencv_reads_back_frame_for_frame(tmp_pat
     for frame in frames(5):
         pipeline.process(frame)
     pipeline.close_sinks()
+    recorder.close()   # a second close (the window stops a recording the run already closed) is harmless
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
