@@ -504,6 +504,7 @@ class PipelineWorker:
                 summary.frames_read = session.capture.frames_read
                 summary.frames_dropped = session.capture.frames_dropped
                 summary.source_error = session.capture.read_error
+                summary.source_warning = session.capture.read_warning
                 session.pipeline.fill_summary(summary)
             except Exception:
                 log.exception("summary failed")
@@ -514,6 +515,8 @@ class PipelineWorker:
         self.summary = summary
         if summary.source_error:
             self._emit(EventKind.ERROR, summary.source_error)
+        if summary.source_warning:   # a truncated file: the window says it as the CLI does
+            self._emit(EventKind.INFO, f"warning: {summary.source_warning}")
         self._set_state(WorkerState.ENDED)
         self._emit(EventKind.ENDED, "stopped" if self._stop.is_set() else "end of source",
                    frames=self._frames_reached(session, summary), processed=summary.frames_processed,

@@ -172,3 +172,25 @@ def test_end_of_source_gives_the_files_length_after_a_seek_back(tmp_path):
     assert worker.summary.frames_processed == 21 + 25   # frames 0-20, then 5-29
     assert ended[0].message == "end of source"
     assert ended[0].data["frames"] == 30 and ended[0].data["processed"] == 46
+
+
+def test_a_truncated_file_ends_with_a_warning_in_the_window_too(tmp_path):
+    full, truncated = tmp_path / "full.avi", tmp_path / "truncated.avi"
+    writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    for i in range(30):
+        writer.write(np.full((120, 160, 3), 4 * i, np.uint8))
+    writer.release()
+    truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])   # the header still says 30 frames
+    face = Box(40, 30, 120, 100)
+
+    def fake_session(config: SessionConfig) -> Session:
+        pipeline = Pipeline(FakeBackend(face), FakeDetector(face))
+        return Session(config, CaptureThread(config.source, paced=config.paced), pipeline)
+
+    worker = PipelineWorker(SessionConfig(source=truncated, retarget=False), WorkerOptions(realtime=False),
+                            session_factory=fake_session)
+    worker.start()
+    worker.join(30)
+    warnings = [e.message for e in worker.events() if e.kind == "info" and e.message.startswith("warning:")]
+    assert len(warnings) == 1 and "of 30 frames: the file may be truncated or damaged" in warnings[0]
+    assert worker.summary.source_warning == warnings[0].removeprefix("warning: ")
