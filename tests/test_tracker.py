@@ -115,7 +115,8 @@ def test_a_still_face_keeps_the_same_crop_and_a_moved_one_is_followed():
     backend = NoisyBackend(FACE, noise=0.5)      # smoothed-point noise, 0.4 % of this face: within the dead band
     # Axis-aligned here: these scripted points fill a rectangle, whose turned box changes size with
     # every tenth of a degree of noisy eye line (a face's outline does not); turning has its own test.
-    tracker = FaceTracker(backend, FakeDetector(FACE), TrackerOptions(upright_crop=False))
+    options = TrackerOptions(upright_crop=False, roi_dead_band=0.03)
+    tracker = FaceTracker(backend, FakeDetector(FACE), options)
     tracker.process(FRAME)
     rois = [tracker.process(FRAME).roi for _ in range(20)]
     assert all(r == rois[0] for r in rois)
