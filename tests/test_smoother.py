@@ -40,6 +40,22 @@ def test_a_still_face_has_less_than_half_the_raw_jitter():
     assert np.std(smooth, axis=0).mean() < 0.5 * np.std(raw, axis=0).mean()
 
 
+def test_a_still_face_whose_points_shift_together_has_less_than_half_the_raw_jitter():
+    """Much of a model's jitter is common to all points (the face shifts a little with the crop): the
+    head-following prediction must not pass it through as head motion."""
+    rng = np.random.default_rng(7)
+    truth = face_points(rng=rng)
+    smoother = LandmarkKalmanSmoother()
+    raw, smooth = [], []
+    for k in range(150):
+        z = truth + rng.normal(0, 0.3, truth.shape) + rng.normal(0, 0.4, 2)   # 0.4 % of the face in common
+        out = smoother.update(z, np.ones(100), timestamp=k / 30)
+        if k >= 30:
+            raw.append(z)
+            smooth.append(out)
+    assert np.std(smooth, axis=0).mean() < 0.5 * np.std(raw, axis=0).mean()
+
+
 def test_a_step_is_followed_within_two_frames():
     """The head jumps 20 px between two frames (a fast nod): within 2 frames the points are within 1 px."""
     rng = np.random.default_rng(6)

@@ -41,6 +41,8 @@ class SmootherOptions:
     innovation_gate: float = 3.0            # mean NIS over visible points above this inflates the prior
     max_inflation: float = 400.0
     follow_head: bool = True                # predict with the head's rigid motion (off: a plain CV filter)
+    speed_smoothing: float = 0.4            # EMA weight of the newest frame in the head's speed: one frame's
+                                            # rigid fit carries the common noise of all points
     default_dt: float = 1 / 30
 
 
@@ -71,10 +73,12 @@ class LandmarkKalmanSmoother:
         self.x: np.ndarray | None = None   # (N, 2 axes, 2) position and velocity per axis
         self.P: np.ndarray | None = None   # (N, 2, 2) covariance, shared by the x and y axes
         self._last_time: float | None = None
+        self._head_velocity: np.ndarray | None = None   # (N, 2) smoothed per-point rigid motion, pixels/s
 
     def reset(self) -> None:
         self.x = self.P = None
         self._last_time = None
+        self._head_velocity = None
 
     @staticmethod
     def F(dt: float) -> np.ndarray:
@@ -86,10 +90,14 @@ class LandmarkKalmanSmoother:
         """Discrete white-noise acceleration (filterpy's Q_continuous_white_noise, order 2); its level
         rises from the resting to the moving one with the face's speed (face sizes per second)."""
         o = self.options
-        blend = min(max((speed - o.still_speed) / (o.motion_speed - o.still_speed), 0.0), 1.0)
-        accel = o.acceleration_std_rest + blend * (o.acceleration_std_motion - o.acceleration_std_rest)
+        accel = o.acceleration_std_rest + self.motion_share(speed) * (o.acceleration_std_motion - o.acceleration_std_rest)
         q = (accel * face_size) ** 2
         return q * np.array([[dt ** 3 / 3, dt ** 2 / 2], [dt ** 2 / 2, dt]])
+
+    def motion_share(self, speed: float) -> float:
+        """0 for a still face, 1 at motion_speed and above (face sizes per second), linear between."""
+        o = self.options
+        return min(max((speed - o.still_speed) / (o.motion_speed - o.still_speed), 0.0), 1.0)
 
     def R(self, visibility: np.ndarray, face_size: float) -> np.ndarray:
         vis = np.maximum(visibility, self.options.min_visibility)
@@ -114,7 +122,7 @@ class LandmarkKalmanSmoother:
         head_shift, speed = np.zeros_like(previous), 0.0
         if head is not None:
             head_shift = apply_similarity(previous, *head) - previous
-            speed = float(np.hypot(*head_shift[visible].T).mean()) / dt / face_size
+            speed = self._head_speed(head_shift / dt, visible) / face_size
 
         # Predict every point: x = F x, P = F P Fᵀ + Q; the head's own motion is added to every point's
         # position, so the per-point velocities are left with what the face itself does (expressions):
@@ -122,7 +130,10 @@ class LandmarkKalmanSmoother:
         F, Q = self.F(dt), self.Q(dt, face_size, speed)
         self.x = self.x @ F.T
         self.P = F @ self.P @ F.T + Q
-        self.x[:, :, 0] += head_shift
+        # Only as much of the head's motion as the head's speed says is real: the fit to this frame's
+        # measurements carries their common noise (the whole face shifting with the crop), which a still
+        # face must not follow, or smoothing would remove only the points' independent noise.
+        self.x[:, :, 0] += self.motion_share(speed) * head_shift
         R = self.R(vis, face_size)
         free = ~carried
         y = z - self.x[:, :, 0]
@@ -147,6 +158,16 @@ class LandmarkKalmanSmoother:
             self.P[carried] = previous_P[carried] + Q
             self._correct(carried, z, R, update_velocity=False)
         return self.x[:, :, 0].copy()
+
+    def _head_speed(self, velocity: np.ndarray, visible: np.ndarray) -> float:
+        """Mean speed of the visible points under the head's rigid motion, smoothed over frames (pixels/s):
+        noise averages out in the smoothed velocity vectors, a real motion builds up within a few frames."""
+        w = self.options.speed_smoothing
+        if self._head_velocity is None or self._head_velocity.shape != velocity.shape:
+            self._head_velocity = velocity
+        else:
+            self._head_velocity = w * velocity + (1 - w) * self._head_velocity
+        return float(np.hypot(*self._head_velocity[visible].T).mean())
 
     def _head_motion(self, previous: np.ndarray, z: np.ndarray, visible: np.ndarray) -> tuple[complex, complex] | None:
         """The similarity taking the visible points' last estimates to their new measurements (the rigid
