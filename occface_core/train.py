@@ -36,7 +36,7 @@ import logging
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from . import codec
 from .dataset import AugmentConfig, FaceDataset, LabelConfig, Labels, build_labels
 from .encoder import pretrained_encoder
-from .layout import IBUG68, eye_aspect_ratio, interocular
+from .layout import IBUG68, LEFT_EYE, RIGHT_EYE, eye_aspect_ratio, interocular
 from .model import ModelConfig, OccFaceNet, count_flops, count_parameters, load_model
 from .occluders import eq9_occlusion, mask_to_heatmap
 
@@ -63,6 +63,8 @@ class LossWeights:
     mask: float = 1.0          # BCE on Eq. 9 landmark-aware masking labels
     face: float = 0.5          # face score BCE
     consistency: float = 5.0   # two ROI jitters of one face must give the same points (NME units)
+    eye_aspect: float = 10.0   # each eye's lid gap over its width: a blink moves the lids 2-4 crop pixels,
+                               # too little of the point loss to be learned without its own term
 
 
 @dataclass
@@ -116,12 +118,32 @@ def compute_losses(out: dict, batch: dict, cfg: ModelConfig, lw: LossWeights, wi
         losses["vis"] = (bce * real_m).sum() / real_m.sum().clamp_min(1.0)
         bce0 = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction="none")
         losses["mask"] = (bce0 * occ9).sum() / occ9.sum().clamp_min(1.0)
+    losses["eye_aspect"] = eye_aspect_loss(out["coords"], pts_hm, w)
     total = (lw.heatmap * losses["heatmap"] + lw.coord * losses["coord"] + lw.point_map * losses["point_map"]
-             + lw.edge_map * losses["edge_map"] + lw.face * losses["face"])
+             + lw.edge_map * losses["edge_map"] + lw.face * losses["face"] + lw.eye_aspect * losses["eye_aspect"])
     if with_vis:
         total = total + lw.vis * losses["vis"] + lw.mask * losses["mask"]
     losses["total"] = total
     return losses
+
+
+def eye_aspect_torch(points: torch.Tensor) -> torch.Tensor:
+    """`layout.eye_aspect_ratio` for tensors (B, P, 2) -> (B, 2), differentiable."""
+    out = []
+    for c0, u1, u2, c3, l4, l5 in (RIGHT_EYE, LEFT_EYE):
+        gap = ((points[:, u1] - points[:, l5]).norm(dim=-1) + (points[:, u2] - points[:, l4]).norm(dim=-1)) / 2
+        out.append(gap / (points[:, c0] - points[:, c3]).norm(dim=-1).clamp_min(1e-3))
+    return torch.stack(out, dim=-1)
+
+
+def eye_aspect_loss(coords: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Smooth-L1 between predicted and labelled eye aspect ratios, over eyes with all six points labelled
+    and at least two heatmap cells wide (the ratio of a foreshortened far eye is mostly noise)."""
+    labelled = torch.stack([(weights[:, list(eye)] > 0).all(dim=-1) for eye in (RIGHT_EYE, LEFT_EYE)], dim=-1)
+    width = torch.stack([(target[:, c0] - target[:, c3]).norm(dim=-1) for c0, *_, c3, _, _ in (RIGHT_EYE, LEFT_EYE)], -1)
+    labelled = (labelled & (width >= 2.0)).float()
+    err = F.smooth_l1_loss(eye_aspect_torch(coords), eye_aspect_torch(target), reduction="none", beta=0.02)
+    return (err * labelled).sum() / labelled.sum().clamp_min(1.0)
 
 
 def consistency_loss(coords: torch.Tensor, batch: dict, cfg: ModelConfig) -> torch.Tensor:
@@ -229,9 +251,12 @@ def initial_model(args: argparse.Namespace, cfg: TrainConfig) -> tuple[OccFaceNe
     """The network to start from and where its weights came from: trained weights (--init, whose
     architecture wins over the size flags), or new heads on the wheel's pretrained face-mesh body."""
     if args.init is not None:
-        model = load_model(args.init).train()
-        cfg.model = model.cfg
-        return model, _provenance(args.init)
+        trained = load_model(args.init)
+        cfg.model = replace(trained.cfg, upsample=args.upsample or trained.cfg.upsample,
+                            vis_stride=args.vis_stride or trained.cfg.vis_stride)
+        model = OccFaceNet(cfg.model)   # the same parameters; only how they are wired may change
+        model.load_state_dict(trained.state_dict())
+        return model.train(), _provenance(args.init)
     model = OccFaceNet(cfg.model)
     if args.random_encoder:
         return model, {}
@@ -408,6 +433,10 @@ def train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size,
                       lr=args.lr, max_minutes=args.max_minutes, seed=args.seed)
     cfg.model = ModelConfig(channels=args.channels)
+    if args.upsample:
+        cfg.model.upsample = args.upsample
+    if args.vis_stride:
+        cfg.model.vis_stride = args.vis_stride
     if args.no_occlusion:
         cfg.aug.occlude = 0.0
     trainer = Trainer(args, cfg, device)
@@ -430,6 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this much training (0: no limit)")
     p.add_argument("--channels", type=int, default=64, help="width of the fused stride-4 features")
+    p.add_argument("--upsample", choices=("nearest", "bilinear"), default=None,
+                   help="top-down upsampling (default: nearest, or the --init weights' own)")
+    p.add_argument("--vis-stride", type=int, choices=(4, 8), default=None,
+                   help="grid of the visibility head's pooling (default: 8, or the --init weights' own)")
     p.add_argument("--random-encoder", action="store_true",
                    help="ablation: start the face-mesh body from random weights instead of the wheel's")
     p.add_argument("--no-occlusion", action="store_true", help="ablation: no synthetic occluders")

@@ -89,3 +89,27 @@ def test_missing_weights_is_a_clear_backend_error(tmp_path):
     from occface_core.backends import BackendError, create_backend
     with pytest.raises(BackendError, match="not found"):
         create_backend("occface", tmp_path / "nope.onnx")
+
+
+def test_coarser_visibility_pooling_keeps_each_landmarks_attention_a_distribution():
+    """At vis_stride 8 the attention is pooled 2x2 and scaled back: for a feature map that is constant,
+    the pooled feature is that constant whatever the attention (as at stride 4)."""
+    torch.manual_seed(0)
+    net = OccFaceNet(ModelConfig(fine_channels=16, vis_stride=8)).eval()
+    feats = torch.ones(1, 16 + 1 + 17, 32, 32) * 0.3
+    att = torch.softmax(torch.randn(1, 100, 1024) * 3, -1).reshape(1, 100, 32, 32)
+    pooled_att = torch.nn.functional.avg_pool2d(att, 2) * 4
+    assert torch.allclose(pooled_att.sum(dim=(2, 3)), torch.ones(1, 100), atol=1e-5)
+    with torch.no_grad():
+        logits = net.vis(feats, att)
+        same_everywhere = net.vis(feats, torch.full_like(att, 1 / 1024))
+    assert torch.allclose(logits, same_everywhere, atol=1e-5)
+
+
+def test_configs_written_before_a_field_existed_keep_the_old_wiring():
+    legacy = {k: v for k, v in ModelConfig().to_dict().items() if k not in ("upsample", "vis_stride")}
+    cfg = ModelConfig.from_dict(legacy)
+    assert (cfg.upsample, cfg.vis_stride) == ("bilinear", 4)
+    assert (ModelConfig().upsample, ModelConfig().vis_stride) == ("nearest", 8)
+    with pytest.raises(ValueError):
+        OccFaceNet(ModelConfig(upsample="cubic"))

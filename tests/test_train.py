@@ -151,3 +151,26 @@ def test_shut_eye_crops_are_drawn_more_often():
     shut[[37, 38, 40, 41], 1] *= 0.1                                                  # EAR 0.07 on the right eye
     w = shut_eye_sampling_weights(np.stack([open_eye, shut]), TrainConfig())
     assert w.tolist() == [1.0, TrainConfig().shut_eye_weight]
+
+
+def test_eye_aspect_loss_is_zero_for_agreeing_eyes_and_grows_as_predicted_lids_open():
+    from occface_core.layout import LEFT_EYE, RIGHT_EYE, eye_aspect_ratio
+    from occface_core.train import eye_aspect_loss, eye_aspect_torch
+
+    rng = np.random.default_rng(0)
+    target = torch.tensor(rng.uniform(5, 25, (2, 100, 2)), dtype=torch.float32)
+    weights = torch.ones(2, 100)
+    assert torch.allclose(eye_aspect_torch(target).double(),
+                          torch.from_numpy(eye_aspect_ratio(target.numpy()[:, :68])), atol=1e-5)
+    assert float(eye_aspect_loss(target, target, weights)) == 0.0
+    opened = target.clone().requires_grad_(True)
+    shift = torch.zeros_like(target)
+    for _, u1, u2, _, l4, l5 in (RIGHT_EYE, LEFT_EYE):      # upper lids up, lower lids down
+        shift[:, [u1, u2], 1] -= 1.0
+        shift[:, [l4, l5], 1] += 1.0
+    loss = eye_aspect_loss(opened + shift, target, weights)
+    loss.backward()
+    assert float(loss) > 0 and float(opened.grad.abs().sum()) > 0
+    unlabelled = weights.clone()
+    unlabelled[:, list(RIGHT_EYE) + list(LEFT_EYE)] = 0
+    assert float(eye_aspect_loss(target + shift, target, unlabelled)) == 0.0
