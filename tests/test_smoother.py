@@ -187,3 +187,14 @@ def test_reset_starts_a_new_track_at_the_measurement():
     smoother.reset()
     elsewhere = face_points() + 300
     np.testing.assert_allclose(smoother.update(elsewhere, np.ones(100), 0.1), elsewhere)
+
+
+def test_a_face_seen_only_by_points_outside_the_68_still_has_a_size():
+    """Hands over the whole face can leave only ear points (68-99) visible: the filter must go on."""
+    truth = face_points()
+    smoother = LandmarkKalmanSmoother()
+    smoother.update(truth, np.ones(100), timestamp=0.0)
+    vis = np.zeros(100)
+    vis[90:] = 1.0
+    out = smoother.update(truth + 1.0, vis, timestamp=1 / 30)
+    assert np.isfinite(out).all()

@@ -215,7 +215,7 @@ class LandmarkKalmanSmoother:
 def _face_size(points: np.ndarray, use: np.ndarray | None = None) -> float:
     """Square root of the area of the landmark box (pixels), the scale for all noise terms."""
     subset = points[:68] if len(points) >= 68 else points
-    if use is not None:
+    if use is not None and use[:len(subset)].sum() >= 2:   # the seen points may all lie outside the 68
         subset = subset[use[:len(subset)]]
     span = subset.max(axis=0) - subset.min(axis=0)
     return float(max(np.sqrt(max(span[0], 1.0) * max(span[1], 1.0)), 1.0))
