@@ -26,14 +26,11 @@ class TrackerOptions:
     min_face_score: float = 0.7     # ATPN: below this the track is lost and the detector runs
     refine_after_detect: bool = True  # second pass from the first landmarks, on detection frames only
     min_roi_size: float = 16.0      # pixels; a collapsed ROI means the track is lost
-    # The region may stay put until its centre or size moves this share of its size (and the eye line
-    # turns this much). Off by default: it comes from the smoothed points, which are still on a still
-    # face, and on a moving face a held region lets the face drift in the crop and then jump, which the
-    # model's jaw and mouth points follow (bench_avatar, sway: mouthShrugLower off its median on 37 % of
-    # frames with a 3 % / 2 degree band, 21 % without; still faces alike).
-    roi_dead_band: float = 0.0
+    # Dead band (see _next_roi): twice the share of the region's size, and the turn of the eye line,
+    # that the landmark box may move before it drags the region along. 0: follow every frame.
+    roi_dead_band: float = 0.03
     upright_crop: bool = True       # turn the region with the eye line, so the model sees the face upright
-    roi_dead_band_deg: float = 0.0
+    roi_dead_band_deg: float = 2.0
 
 
 @dataclass
@@ -94,19 +91,28 @@ class FaceTracker:
         return self._detect_and_start(image, timings)
 
     def _next_roi(self, points: np.ndarray) -> Box:
-        """The landmark box enlarged, unless it is within the dead band of the current region: then the
-        crop stays exactly where it was, so a still face is cropped the same way frame after frame."""
+        """The landmark box enlarged, reached through a dead band of half `roi_dead_band` that drags the
+        region like a rope: while the box is within it the region stays put, beyond it the region moves
+        just enough to bring it back to the edge. A still face keeps its crop exactly (the model's raw
+        points then see only the sensor's noise), and a moving face is followed at its own speed, a
+        per cent or two off centre, never by a jump
+        (a hard band let the face drift in the crop and then jump, and the jaw and mouth points
+        followed: swaying faces' shapes twitched)."""
         roi = self.roi_from_points(points)
         held = self._roi
         if held is None or self.options.roi_dead_band <= 0:
             return roi
         band = self.options.roi_dead_band * held.width
         (cx, cy), (hx, hy) = roi.center, held.center
-        turn = abs((roi.angle_deg - held.angle_deg + 180.0) % 360.0 - 180.0)
-        if abs(cx - hx) < band and abs(cy - hy) < band and abs(roi.width - held.width) < band \
-                and abs(roi.height - held.height) < band and turn <= self.options.roi_dead_band_deg:
-            return held
-        return roi
+        turn = (roi.angle_deg - held.angle_deg + 180.0) % 360.0 - 180.0
+        distance = max(abs(cx - hx) / band, abs(cy - hy) / band, abs(roi.width - held.width) / band,
+                       abs(roi.height - held.height) / band,
+                       abs(turn) / self.options.roi_dead_band_deg if self.options.roi_dead_band_deg > 0 else 0.0)
+        share = max(distance - 0.5, 0.0) / distance if distance > 0 else 0.0
+        x, y = hx + share * (cx - hx), hy + share * (cy - hy)
+        w = held.width + share * (roi.width - held.width)
+        h = held.height + share * (roi.height - held.height)
+        return Box(x - w / 2, y - h / 2, x + w / 2, y + h / 2, held.angle_deg + share * turn)
 
     def _detect_and_start(self, image: np.ndarray, timings: dict[str, float]) -> TrackStep:
         t0 = time.perf_counter()
