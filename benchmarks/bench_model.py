@@ -1,6 +1,7 @@
 """Benchmark the OccFace model per face crop: onnxruntime vs PyTorch eager, one thread and default.
 
-Reports the median (and p90) milliseconds over `--runs` calls after `--warmup` calls, for the model
+Reports the median (and p90) milliseconds over `--runs` calls after `--warmup` calls (in five blocks
+that alternate between the two measurements, so drift in the machine's speed hits both), for the model
 alone on a prepared crop and for the whole backend call (crop from a 640x480 frame + model + mapping
 back to frame pixels). Not part of the test suite: timings depend on the machine and its load.
 
@@ -22,15 +23,23 @@ import numpy as np
 ASSETS = Path(__file__).resolve().parents[1] / "assets"  # benchmarks/ sits beside assets/
 
 
-def _time(fn, runs: int, warmup: int) -> dict:
-    for _ in range(warmup):
-        fn()
-    ts = np.empty(runs)
-    for i in range(runs):
-        t = time.perf_counter()
-        fn()
-        ts[i] = time.perf_counter() - t
-    return {"median_ms": float(np.median(ts) * 1000), "p90_ms": float(np.percentile(ts, 90) * 1000), "runs": runs}
+def _time_interleaved(fns: dict, runs: int, warmup: int, rounds: int = 5) -> dict:
+    """Median and p90 ms of each function, timed in `rounds` alternating blocks: this machine's speed
+    drifts over seconds (shared cores, clock changes), which a single block per function would charge
+    to whichever ran first."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    per_round = max(1, runs // rounds)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            for _ in range(per_round):
+                t = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - t)
+    return {name: {"median_ms": float(np.median(ts) * 1000), "p90_ms": float(np.percentile(ts, 90) * 1000),
+                   "runs": len(ts)} for name, ts in samples.items()}
 
 
 def bench(onnx: Path | None, pt: Path | None, runs: int, warmup: int) -> dict:
@@ -53,8 +62,8 @@ def bench(onnx: Path | None, pt: Path | None, runs: int, warmup: int) -> dict:
                 torch.set_num_threads(1 if threads == 1 else default_threads)
             backend = OccFaceBackend(path, threads=threads, runtime=runtime)
             x, _ = backend.preprocess(frame, roi)
-            results[name] = {"model_only": _time(lambda: backend.runner(x), runs, warmup),
-                             "backend_predict": _time(lambda: backend.predict(frame, roi), runs, warmup)}
+            results[name] = _time_interleaved({"model_only": lambda: backend.runner(x),
+                                               "backend_predict": lambda: backend.predict(frame, roi)}, runs, warmup)
             backend.close()
     return results
 
