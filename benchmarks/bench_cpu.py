@@ -18,7 +18,6 @@ frames at that rate and playing the source forward and back until --seconds are 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -146,9 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         verdict = f"  (budget {budget:g} %: {'met' if run.share_pct <= budget else 'MISSED'})" if budget else ""
         print(f"{run.mode:20s} wall {run.wall_s:6.1f} s  cpu {run.cpu_s:6.2f} s  share {run.share_pct:5.1f} % of one core"
               f"{verdict}")
-    if args.out:
-        write_json(args.out, {"video": str(args.video), "fps": args.fps, "seconds": args.seconds, "model": args.model,
-                              "runs": [{**asdict(r), "share_pct": round(r.share_pct, 2)} for r in runs]})
+    write_json(args.out, {"video": str(args.video), "fps": args.fps, "seconds": args.seconds, "model": args.model,
+                          "runs": [{**asdict(r), "share_pct": round(r.share_pct, 2)} for r in runs]})
     return 0
 
 

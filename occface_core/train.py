@@ -247,13 +247,17 @@ def load_split_labels(args: argparse.Namespace, cfg: TrainConfig) -> tuple[Label
     return labels.subset(tr_idx), labels.subset(va_idx)
 
 
+def rewired(cfg: ModelConfig, args: argparse.Namespace) -> ModelConfig:
+    """`cfg` with the wiring flags the command gave (--upsample, --vis-stride); the others stay."""
+    return replace(cfg, upsample=args.upsample or cfg.upsample, vis_stride=args.vis_stride or cfg.vis_stride)
+
+
 def initial_model(args: argparse.Namespace, cfg: TrainConfig) -> tuple[OccFaceNet, dict]:
     """The network to start from and where its weights came from: trained weights (--init, whose
     architecture wins over the size flags), or new heads on the wheel's pretrained face-mesh body."""
     if args.init is not None:
         trained = load_model(args.init)
-        cfg.model = replace(trained.cfg, upsample=args.upsample or trained.cfg.upsample,
-                            vis_stride=args.vis_stride or trained.cfg.vis_stride)
+        cfg.model = rewired(trained.cfg, args)
         model = OccFaceNet(cfg.model)   # the same parameters; only how they are wired may change
         model.load_state_dict(trained.state_dict())
         return model.train(), _provenance(args.init)
@@ -432,11 +436,7 @@ def train(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size,
                       lr=args.lr, max_minutes=args.max_minutes, seed=args.seed)
-    cfg.model = ModelConfig(channels=args.channels)
-    if args.upsample:
-        cfg.model.upsample = args.upsample
-    if args.vis_stride:
-        cfg.model.vis_stride = args.vis_stride
+    cfg.model = rewired(ModelConfig(channels=args.channels), args)
     if args.no_occlusion:
         cfg.aug.occlude = 0.0
     trainer = Trainer(args, cfg, device)

@@ -97,9 +97,8 @@ class FaceTracker:
         region like a rope: while the box is within it the region stays put, beyond it the region moves
         just enough to bring it back to the edge. A still face keeps its crop exactly (the model's raw
         points then see only the sensor's noise), and a moving face is followed at its own speed, a
-        per cent or two off centre, never by a jump
-        (a hard band let the face drift in the crop and then jump, and the jaw and mouth points
-        followed: swaying faces' shapes twitched)."""
+        per cent or two off centre, never by a jump. (A hard band let the face drift in the crop and
+        then jump, and the jaw and mouth points followed: swaying faces' shapes twitched.)"""
         roi = self.roi_from_points(points)
         held = self._roi
         if held is None or self.options.roi_dead_band <= 0:
