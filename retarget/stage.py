@@ -55,8 +55,9 @@ class RetargetOptions:
     mirror: swap left and right on purpose: for a source that is a mirrored (selfie) view, so Left/Right
     are the subject's own again, or, with an ordinary camera, for an avatar that mirrors the user.
     The landmarks are flipped (x -> width - x, left/right partners swapped) before anything else.
-    auto_calibrate_seconds: seconds of near-frontal face at the start that become the neutral face
-    (0 disables); skipped when a calibration was loaded from calibration_path.
+    auto_calibrate_seconds: seconds of face at the start, unoccluded and turned at most
+    auto_calibrate_max_angle_deg, that become the neutral face (0 disables); skipped when a calibration
+    was loaded from calibration_path.
     calibration_path: the user's neutral-face file: loaded at start when it exists (a bad file raises
     CalibrationError), written after each new calibration.
     neutral_now_frames: frames that calibrate_neutral() collects (median, so a blink does not count).
@@ -69,7 +70,10 @@ class RetargetOptions:
     neutral_now_frames: int = 20   # about 2/3 s: enough frames for a steady median and a noise estimate
     hfov_deg: float = DEFAULT_HFOV_DEG
     eye_follow_yaw_deg: float = 35.0
-    auto_calibrate_max_angle_deg: float = 25.0
+    # A camera on a side monitor sees its user 30° or more from the side all session: with a 25° limit
+    # such a user was never calibrated and their relaxed face read as a smile (bench_avatar, a val face
+    # at 31° yaw). The neutral is measured in the head frame, so a turned one serves.
+    auto_calibrate_max_angle_deg: float = 40.0
     hold: HoldOptions = field(default_factory=HoldOptions)
 
 
@@ -265,7 +269,7 @@ class RetargetStage:
         return noise_dead_zones(frames, neutral_points, self._measure)
 
     def _auto_eligible(self, pitch: float, yaw: float, occluded: set[str]) -> bool:
-        """Only near-frontal, unoccluded frames make a neutral face."""
+        """Only unoccluded frames within the angle limit make a neutral face."""
         limit = self.options.auto_calibrate_max_angle_deg
         return abs(pitch) <= limit and abs(yaw) <= limit and not occluded
 

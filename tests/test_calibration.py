@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from retarget.arkit import ARKIT_NAMES
 from retarget.blendshapes import NO_DEAD_ZONE
 from retarget.calibration import CalibrationError, NeutralFace, default_calibration_path
 from retarget.face_model import load_face_model
@@ -56,6 +57,18 @@ def test_automatic_calibration_over_the_first_seconds(model, tmp_path):
     rel = matrix_to_euler(quat_to_matrix(result.head_pose.rotation_from_neutral))
     assert np.allclose(rel, 0, atol=0.2)
     assert np.allclose(result.head_pose.translation_from_neutral, 0, atol=1e-4)
+
+
+def test_a_user_who_sits_turned_to_the_camera_is_still_calibrated(model):
+    """A camera on a side monitor: the face at 32° of yaw all along becomes the neutral, and a face
+    that is not the mean head then shows no expression."""
+    rng = np.random.default_rng(3)
+    user = np.array(model.points) + np.c_[rng.normal(0, 0.25, (100, 2)), np.zeros(100)]   # cm
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=1.0), model=model)
+    result = run(stage, user, angles=(-5, 32, 0), frames=40)
+    assert stage.calibrated
+    shapes = np.array([result.blendshapes[n] for n in ARKIT_NAMES])
+    assert shapes.max() < 0.1, {n: round(float(v), 2) for n, v in zip(ARKIT_NAMES, shapes) if v >= 0.1}
 
 
 def test_save_and_reload_per_user(model, tmp_path, monkeypatch):
