@@ -55,5 +55,38 @@ def test_occlusion_has_hysteresis_and_no_face_eases_everything():
 
 def test_regions_are_the_layout_groups_they_always_were():
     assert REGIONS["eye_right"] == tuple(range(36, 42)) + (78, 79) + tuple(range(68, 73))
-    assert REGIONS["mouth"] == tuple(range(48, 68)) + tuple(range(82, 86)) + (7, 8, 9)
+    assert REGIONS["mouth"] == tuple(range(48, 68)) + tuple(range(82, 86))
+    assert REGIONS["chin"] == (7, 8, 9)
     assert REGIONS["nose"] == tuple(range(31, 36))
+
+
+def test_a_hand_over_the_chin_alone_holds_the_jaw_and_mouth_shapes():
+    """The mouth's points mostly visible, the chin's three covered: the jaw is read from the chin."""
+    hold = ExpressionHold()
+    vis = np.ones(NUM_POINTS)
+    for _ in range(10):
+        hold.occluded_regions(hold.region_visibility(vis))
+        hold.update(measured(jawLeft=0.1), set(), DT)
+    vis[list(REGIONS["chin"])] = 0.05
+    occluded = hold.occluded_regions(hold.region_visibility(vis))
+    assert occluded == {"chin"}
+    shapes = hold.update(measured(jawLeft=1.0, mouthFrownRight=0.8, eyeBlinkLeft=0.7), occluded, DT)
+    assert shapes["jawLeft"] == 0.1 and shapes["mouthFrownRight"] == 0.0 and shapes["eyeBlinkLeft"] == 0.7
+
+
+def test_the_hold_keeps_the_value_from_before_the_occluder_dragged_the_points():
+    """Visibility falls over a few frames while the hand drags the lip points: the held value is the
+    last one measured with the region clearly visible, not the dragged one."""
+    hold = ExpressionHold()
+    vis = np.ones(NUM_POINTS)
+    for _ in range(10):
+        hold.occluded_regions(hold.region_visibility(vis))
+        hold.update(measured(mouthSmileLeft=0.2), set(), DT)
+    for v, dragged in ((0.58, 0.5), (0.52, 0.8)):          # fading, not yet occluded: shown as measured
+        vis[list(REGIONS["mouth"])] = v
+        assert hold.occluded_regions(hold.region_visibility(vis)) == set()
+        assert hold.update(measured(mouthSmileLeft=dragged), set(), DT)["mouthSmileLeft"] == dragged
+    vis[list(REGIONS["mouth"])] = 0.3
+    occluded = hold.occluded_regions(hold.region_visibility(vis))
+    values = [hold.update(measured(mouthSmileLeft=1.0), occluded, DT)["mouthSmileLeft"] for _ in range(6)]
+    assert values[0] < 0.8 and abs(values[-1] - 0.2) < 0.06   # most of the way back to it within 0.2 s
