@@ -162,6 +162,15 @@ class AugmentConfig:
     occlude: float = 0.5
     negative: float = 0.10
     dim_blur: float = 0.4           # share of negatives (and a tenth of that of faces) made dark and blurred
+    # The second view of a face (views=2) is the first one's crop moved as a tracked region moves
+    # between frames (the tracker measured a few per cent and a degree or two on swaying faces), with
+    # the same flip, occluder and photometry and fresh sensor noise. Two independent augmentations
+    # asked the consistency term to reconcile a flipped, blurred, occluded crop with a clean one; a
+    # near pair asks for what jitter and shape twitching are made of: the same points from a nudged crop.
+    pair_shift: float = 0.03        # uniform, fraction of the ROI size
+    pair_scale: float = 0.03        # log-normal std of the size change
+    pair_rotation: float = 2.0      # degrees, normal std (clipped at 2.5 std)
+    sensor_noise: float = 2.0       # Gaussian grey levels added to every training view
     enabled: bool = True
 
 
@@ -190,8 +199,9 @@ class FaceDataset(Dataset):
     occ_mask (S,S) uint8 (synthetic occluder), face (scalar 0/1), to_source (2,3) crop px -> labelled
     224-crop px, interocular (scalar, labelled-crop px).
 
-    With `views=2` (training) every tensor gains a leading axis of two independent augmentations of the
-    same face: two ROI jitters, as consecutive frames of a tracked face give, for the consistency term.
+    With `views=2` (training) every tensor gains a leading axis of two views of the same face for the
+    consistency term: one augmentation, and the same one with its region nudged as a tracked face's
+    region moves from one frame to the next (AugmentConfig.pair_*).
     """
 
     def __init__(self, labels: Labels, root: Path, aug: AugmentConfig, occluders: Path | None = None,
@@ -218,12 +228,24 @@ class FaceDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         img = self._load(i)
         if self.views == 1:
-            return self._view(i, img)
-        views = [self._view(i, img) for _ in range(self.views)]
+            return self._view(i, img, self.rng)
+        # Every view replays the same draws (one seed) so that flip, occluder and photometry agree; all
+        # but the first have their region nudged.
+        seed = int(self.rng.integers(2 ** 62))
+        views = [self._view(i, img, np.random.default_rng(seed), self._nudge() if v else None)
+                 for v in range(self.views)]
         return {k: torch.stack([v[k] for v in views]) for k in views[0]}
 
-    def _view(self, i: int, img: np.ndarray) -> dict:
-        a, S, rng = self.aug, self.aug.input_size, self.rng
+    def _nudge(self) -> tuple[float, float, float, float]:
+        """(dx, dy as shares of the ROI size, log size change, turn in degrees) between two frames."""
+        a, rng = self.aug, self.rng
+        return (rng.uniform(-a.pair_shift, a.pair_shift), rng.uniform(-a.pair_shift, a.pair_shift),
+                float(np.clip(rng.normal(0, a.pair_scale), -2.5 * a.pair_scale, 2.5 * a.pair_scale)),
+                float(np.clip(rng.normal(0, a.pair_rotation), -2.5 * a.pair_rotation, 2.5 * a.pair_rotation)))
+
+    def _view(self, i: int, img: np.ndarray, rng: np.random.Generator,
+              nudge: tuple[float, float, float, float] | None = None) -> dict:
+        a, S = self.aug, self.aug.input_size
         pts = self.labels.points[i].astype(np.float64)
         w = self.labels.weights[i].copy()
         vis, vm = self.labels.vis[i].copy(), self.labels.vis_mask[i].copy()
@@ -244,6 +266,11 @@ class FaceDataset(Dataset):
             box = Box(cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2)
             angle = float(np.clip(rng.normal(0, a.rotation_std), -a.max_rotation, a.max_rotation))
             flip = rng.random() < a.flip
+            if nudge is not None:
+                dx, dy, log_scale, turn = nudge
+                size = box.width * float(np.exp(log_scale))
+                cx, cy = box.center[0] + dx * size, box.center[1] + dy * size
+                box, angle = Box(cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2), angle + turn
         M = affine_for(box, S, angle, flip)
         crop = cv2.warpAffine(img, M, (S, S), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         p = transform_points(M, pts)
@@ -252,14 +279,18 @@ class FaceDataset(Dataset):
         occ_mask = np.zeros((S, S), np.uint8)
         if self.train and a.enabled:
             if self.bank is not None:
-                self.bank.remember(crop)
+                if nudge is None:  # the pair's second view must cut its patch from the same pool
+                    self.bank.remember(crop)
                 if face and rng.random() < a.occlude:
                     crop, occ_mask = self.bank.apply(rng, crop, p)
             # Dim, blurred background is what a false track locks onto (an audience behind a singer); faces
             # get the same treatment now and then so the score learns structure, not brightness.
             if rng.random() < (a.dim_blur if face == 0.0 else a.dim_blur / 10):
-                crop = self._dim_and_blur(crop)
-            crop = self._photometric(crop)
+                crop = self._dim_and_blur(crop, rng)
+            crop = self._photometric(crop, rng)
+            if a.sensor_noise > 0:  # drawn from the dataset's stream: each view of a pair gets its own
+                noise = self.rng.normal(0.0, a.sensor_noise, crop.shape).astype(np.float32)
+                crop = np.clip(crop.astype(np.float32) + noise, 0, 255).astype(np.uint8)
         inside = (p[:, 0] >= 0) & (p[:, 0] <= S - 1) & (p[:, 1] >= 0) & (p[:, 1] <= S - 1)
         w = w * inside
         vm = vm * inside
@@ -274,13 +305,14 @@ class FaceDataset(Dataset):
                 "source_order": torch.from_numpy(order.astype(np.int64)),
                 "interocular": torch.tensor(float(interocular(pts[IBUG68])), dtype=torch.float32)}
 
-    def _dim_and_blur(self, crop: np.ndarray) -> np.ndarray:
-        k = int(self.rng.choice([5, 7, 9, 11]))
-        gain = self.rng.uniform(0.15, 0.5)
+    @staticmethod
+    def _dim_and_blur(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        k = int(rng.choice([5, 7, 9, 11]))
+        gain = rng.uniform(0.15, 0.5)
         return (cv2.GaussianBlur(crop, (k, k), 0).astype(np.float32) * gain).astype(np.uint8)
 
-    def _photometric(self, crop: np.ndarray) -> np.ndarray:
-        a, rng = self.aug, self.rng
+    def _photometric(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        a = self.aug
         out = crop
         if rng.random() < a.lowres:
             f = rng.uniform(0.3, 0.6)

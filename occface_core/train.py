@@ -2,7 +2,7 @@
 
 The encoder starts from `mediapipe/modules/face_landmark/face_landmark.tflite` in the pinned wheel
 (read by `encoder.py`; its SHA-256 goes into the config), the heads from random weights. Each training
-face comes as two views with different ROI jitters (as consecutive frames of a tracked face give): both
+face comes as two views whose regions differ as a tracked face's region does between frames: both
 are supervised, and a consistency term asks them for the same points in source pixels. Crops with a
 near-shut eye are drawn more often. The first `--warmup-epochs` train localisation (heatmaps, point/edge
 maps, soft-argmax coordinates) and the face score; after that the visibility head trains jointly (real
@@ -62,7 +62,9 @@ class LossWeights:
     vis: float = 1.0           # BCE on real (self-occlusion) labels
     mask: float = 1.0          # BCE on Eq. 9 landmark-aware masking labels
     face: float = 0.5          # face score BCE
-    consistency: float = 5.0   # two ROI jitters of one face must give the same points (NME units)
+    consistency: float = 20.0  # a face and its nudged twin (dataset.AugmentConfig.pair_*) must give the
+                               # same points in source pixels (NME units); 5 while the two views were
+                               # independent augmentations, whose disagreement was mostly not jitter
     eye_aspect: float = 10.0   # each eye's lid gap over its width: a blink moves the lids 2-4 crop pixels,
                                # too little of the point loss to be learned without its own term
 

@@ -93,7 +93,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def _two_view_batch(tmp_path, n=4):
-    """Two jittered (and sometimes flipped) views of n labelled synthetic faces, as training draws them."""
+    """Two views (one augmentation and its nudged twin) of n labelled synthetic faces, as training draws them."""
     from occface_core.dataset import AugmentConfig, FaceDataset, Labels
     rng = np.random.default_rng(1)
     (tmp_path / "img").mkdir()
@@ -106,6 +106,24 @@ def _two_view_batch(tmp_path, n=4):
                     np.ones((n, 100), np.float32), np.ones((n, 100), np.float32), np.ones((n, 100), np.float32))
     ds = FaceDataset(labels, tmp_path, AugmentConfig(input_size=64, negative=0.0, flip=0.5), train=True, views=2)
     return torch.utils.data.default_collate([ds[i] for i in range(n)])
+
+
+def test_the_second_view_is_the_first_with_its_region_nudged_as_between_two_tracked_frames(tmp_path):
+    from occface_core.dataset import AugmentConfig
+    batch = _two_view_batch(tmp_path, n=8)
+    aug = AugmentConfig()
+    assert torch.equal(batch["source_order"][:, 0], batch["source_order"][:, 1])   # same flip
+    for A0, A1, io in zip(batch["to_source"][:, 0], batch["to_source"][:, 1], batch["interocular"][:, 0]):
+        scale0, scale1 = torch.linalg.det(A0[:, :2]).abs().sqrt(), torch.linalg.det(A1[:, :2]).abs().sqrt()
+        assert abs(float(torch.log(scale1 / scale0))) <= 2.5 * aug.pair_scale + 1e-4
+        turn = torch.rad2deg(torch.atan2(A1[1, 0], A1[0, 0]) - torch.atan2(A0[1, 0], A0[0, 0]))
+        assert abs(float(turn)) <= 2.5 * aug.pair_rotation + 1e-3
+        centre0, centre1 = A0 @ torch.tensor([31.5, 31.5, 1.0]), A1 @ torch.tensor([31.5, 31.5, 1.0])
+        crop_size_src = 64 * scale0
+        assert float((centre1 - centre0).abs().max()) <= 1.1 * aug.pair_shift * crop_size_src + 1.0
+    # the crops differ (nudge and sensor noise) but show the same augmented face
+    diff = (batch["image"][:, 0] - batch["image"][:, 1]).abs().mean()
+    assert 0.0 < float(diff) < 0.5
 
 
 def test_consistency_is_zero_for_points_that_agree_in_the_source_and_measures_disagreement(tmp_path):
