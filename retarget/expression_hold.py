@@ -93,8 +93,11 @@ class ExpressionHold:
         if visibility is None:
             return {region: RegionVisibility(1.0, 1.0) for region in REGIONS}
         vis = np.asarray(visibility, dtype=np.float64)
-        return {region: RegionVisibility(float(np.quantile(vis[list(idx)], 0.25)), float(np.min(vis[list(idx)])))
-                for region, idx in REGIONS.items()}
+        out = {}
+        for region, idx in REGIONS.items():
+            ranked = np.sort(vis[list(idx)])          # np.quantile costs ~40x more on two dozen values
+            out[region] = RegionVisibility(float(ranked[len(ranked) // 4]), float(ranked[0]))
+        return out
 
     def occluded_regions(self, region_vis: dict[str, RegionVisibility]) -> set[str]:
         """Apply the hysteresis and return the regions that count as occluded this frame. A region is
