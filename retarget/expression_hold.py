@@ -1,13 +1,14 @@
 """Occlusion-aware output of the blendshapes: occluded regions hold, then ease toward neutral.
 
-Each shape belongs to face regions (its eye, brow, the mouth, the chin, the nose). While all its
-regions are visible the shape shows the measured value. When one is occluded (the visibility of a
-quarter of its landmarks below a threshold, with hysteresis so a flickering visibility does not toggle it) the shape holds for
-`hold_s`, then decays toward 0 (neutral) with time constant `ease_s`. What it holds is its value on the
-last frame its regions were clearly visible (above the upper threshold), not the one on the frame
-occlusion was declared: a hand sliding in drags the points it covers before their visibility falls far
-enough. When the region comes back, the value glides to the measurement over `reenter_s` instead of
-jumping. Without a face every shape eases toward neutral the same way.
+Each shape belongs to face regions (its eye, brow, the mouth, the chin, the cheeks' outline, the nose).
+While all its regions are visible the shape shows the measured value. When one is occluded (the
+visibility of a quarter of its landmarks below a threshold, with hysteresis so a flickering visibility
+does not toggle it) the shape holds for `hold_s`, then decays toward 0 (neutral) with time constant
+`ease_s`. What it holds is its value on the last frame its regions were clearly visible (every point
+above the upper threshold), not the one on the frame occlusion was declared: a hand sliding in drags
+the points it covers before their visibility falls far enough. When the region comes back, the value
+glides to the measurement over `reenter_s` instead of jumping. Without a face every shape eases
+toward neutral the same way.
 """
 from __future__ import annotations
 
@@ -32,8 +33,13 @@ REGIONS: MappingProxyType[str, tuple[int, ...]] = MappingProxyType({
     "brow_left": GROUPS["left_brow"],
     "mouth": GROUPS["mouth"],
     "chin": GROUPS["jaw"][7:10],
+    "cheeks": GROUPS["jaw"][2:5] + GROUPS["jaw"][12:15],   # the jaw outline cheekPuff measures
     "nose": GROUPS["nose"][4:],
 })
+
+# Regions on the face's outline: any head turn hides the far side's (self-occlusion), so they say nothing
+# about a hand or a microphone in front of the face.
+OUTLINE_REGIONS = frozenset({"cheeks"})
 
 
 def shape_regions(name: str) -> tuple[str, ...]:
@@ -49,6 +55,8 @@ def shape_regions(name: str) -> tuple[str, ...]:
         return ("brow_left",) if name.endswith("Left") else ("brow_right",)
     if name.startswith("noseSneer"):
         return ("nose",)
+    if name == "cheekPuff":
+        return ("mouth", "chin", "cheeks")
     return ("mouth", "chin")  # jaw*, mouth*, cheekPuff, tongueOut: all read the jaw from the chin
 
 

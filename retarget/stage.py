@@ -32,7 +32,7 @@ from tracking.types import FaceResult, HeadPose
 from .arkit import ARKIT_NAMES, mirror_name
 from .blendshapes import BlendshapeMeasure, head_frame_points, noise_dead_zones
 from .calibration import CalibrationError, NeutralCollector, NeutralFace
-from .expression_hold import ExpressionHold, HoldOptions
+from .expression_hold import OUTLINE_REGIONS, ExpressionHold, HoldOptions
 from .face_model import FaceModel, load_face_model
 from .head_pose import DEFAULT_HFOV_DEG, HeadPoseEstimator, PoseOptions
 from .rotation import matrix_to_euler, matrix_to_quat, quat_to_matrix
@@ -269,9 +269,10 @@ class RetargetStage:
         return noise_dead_zones(frames, neutral_points, self._measure)
 
     def _auto_eligible(self, pitch: float, yaw: float, occluded: set[str]) -> bool:
-        """Only unoccluded frames within the angle limit make a neutral face."""
+        """Only frames within the angle limit and with nothing in front of the face make a neutral face
+        (the outline's far side hides behind the face at any turn: that is no occluder)."""
         limit = self.options.auto_calibrate_max_angle_deg
-        return abs(pitch) <= limit and abs(yaw) <= limit and not occluded
+        return abs(pitch) <= limit and abs(yaw) <= limit and not (occluded - OUTLINE_REGIONS)
 
     def _head_pose(self, rotation: np.ndarray, translation_m: np.ndarray, euler, rms: float,
                    used: int) -> HeadPose:

@@ -71,6 +71,24 @@ def test_a_user_who_sits_turned_to_the_camera_is_still_calibrated(model):
     assert shapes.max() < 0.1, {n: round(float(v), 2) for n, v in zip(ARKIT_NAMES, shapes) if v >= 0.1}
 
 
+def test_the_far_cheek_hidden_by_a_turn_does_not_stop_the_calibration_but_a_hand_does(model):
+    """Turned 30°, the far side of the jaw outline is self-occluded (low visibility): still a neutral face.
+    A hand over the mouth is not."""
+    turned = project(np.array(model.points), -5, 30, 0)
+    far_cheek = np.ones(100)
+    far_cheek[[12, 13, 14]] = 0.05
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=1.0), model=model)
+    for k in range(40):
+        stage.process(face_result(turned, frame_index=k, visibility=far_cheek))
+    assert stage.calibrated
+    hand = far_cheek.copy()
+    hand[48:68] = 0.05
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=1.0), model=model)
+    for k in range(40):
+        stage.process(face_result(turned, frame_index=k, visibility=hand))
+    assert not stage.calibrated
+
+
 def test_save_and_reload_per_user(model, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     path = default_calibration_path("bob smith")

@@ -57,6 +57,7 @@ def test_regions_are_the_layout_groups_they_always_were():
     assert REGIONS["eye_right"] == tuple(range(36, 42)) + (78, 79) + tuple(range(68, 73))
     assert REGIONS["mouth"] == tuple(range(48, 68)) + tuple(range(82, 86))
     assert REGIONS["chin"] == (7, 8, 9)
+    assert REGIONS["cheeks"] == (2, 3, 4, 12, 13, 14)
     assert REGIONS["nose"] == tuple(range(31, 36))
 
 
@@ -90,3 +91,18 @@ def test_the_hold_keeps_the_value_from_before_the_occluder_dragged_the_points():
     occluded = hold.occluded_regions(hold.region_visibility(vis))
     values = [hold.update(measured(mouthSmileLeft=1.0), occluded, DT)["mouthSmileLeft"] for _ in range(6)]
     assert values[0] < 0.8 and abs(values[-1] - 0.2) < 0.06   # most of the way back to it within 0.2 s
+
+
+def test_a_cheek_outline_cut_off_by_the_crop_holds_cheek_puff_only():
+    """A face leaving the frame fast: one side of the jaw outline falls outside the crop (low
+    visibility) while mouth and chin are seen; cheekPuff, measured from that outline, holds."""
+    hold = ExpressionHold()
+    vis = np.ones(NUM_POINTS)
+    for _ in range(10):
+        hold.occluded_regions(hold.region_visibility(vis))
+        hold.update(measured(), set(), DT)
+    vis[[12, 13, 14]] = 0.05
+    occluded = hold.occluded_regions(hold.region_visibility(vis))
+    assert occluded == {"cheeks"}
+    shapes = hold.update(measured(cheekPuff=0.9, jawOpen=0.4), occluded, DT)
+    assert shapes["cheekPuff"] == 0.0 and shapes["jawOpen"] == 0.4
