@@ -57,7 +57,7 @@ def shape_regions(name: str) -> tuple[str, ...]:
         return ("nose",)
     if name == "cheekPuff":
         return ("mouth", "chin", "cheeks")
-    return ("mouth", "chin")  # jaw*, mouth*, cheekPuff, tongueOut: all read the jaw from the chin
+    return ("mouth", "chin")  # jaw*, mouth*, tongueOut: all read the jaw from the chin
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ several milliseconds per frame. tests/test_smoother.py checks the batch against 
   that much) to `acceleration_std_motion` at `motion_speed` face sizes per second. When the visible
   points' innovations are far beyond what the motion model expects (normalised innovation squared
   above a chi-square gate), the prior covariance is inflated for that frame, so a sudden change is
-  followed at once. The same gate runs on each feature of the 100-point layout (an eye, a brow, the
-  mouth...): a blink moves six points of a hundred, which the whole face's mean never noticed, so a
-  still face's filter cut a 7-frame blink to 63 % of its depth and a 3-frame one to 30 %.
+  followed at once. Each feature of the 100-point layout (an eye, a brow, the mouth...) has a gate of
+  its own, past which its points take the measurement: a blink moves six points of a hundred, which
+  the whole face's mean never noticed, so a still face's filter cut a 7-frame blink to 63 % of its
+  depth and a 3-frame one to 30 %.
 """
 from __future__ import annotations
 
@@ -154,12 +155,12 @@ class LandmarkKalmanSmoother:
         y = z - self.x[:, :, 0]
         S = self.P[:, 0, 0] + R
         nis = (y ** 2).sum(axis=1) / S / 2
-        face_inflation, feature_inflation = self._inflation(nis, visible)
+        face_inflation, feature_moved = self._inflation(nis, visible)
         if face_inflation > 1.0:
             # The face moved faster than the model expects: trust the measurements this frame. Inflate
             # from the moving face's process noise: the resting one is too small to matter.
             self.P[free] += (face_inflation - 1.0) * self.Q(dt, face_size, speed=self.options.motion_speed)
-        moved = (feature_inflation > 1.0) & free
+        moved = feature_moved & free
         if moved.any():
             # One feature moved (a blink, the mouth opening): its points' position variance grows until
             # each one's own innovation is expected, so they take the measurement; the velocity is left
@@ -181,22 +182,21 @@ class LandmarkKalmanSmoother:
         return self.x[:, :, 0].copy()
 
     def _inflation(self, nis: np.ndarray, visible: np.ndarray) -> tuple[float, np.ndarray]:
-        """How much to inflate the prior (1: not at all): for the whole face, from the visible points'
-        mean normalised innovation squared, and per point from its feature's mean (100-point layout)."""
+        """From the normalised innovations squared: how much to inflate the whole face's prior (1: not
+        at all, from the visible points' mean), and which points belong to a feature whose visible
+        points' mean is beyond its own gate (100-point layout only)."""
         o = self.options
-        per_point = np.ones(len(nis))
+        moved = np.zeros(len(nis), dtype=bool)
         if not visible.any():
-            return 1.0, per_point
+            return 1.0, moved
         mean_nis = float(nis[visible].mean())
         face = min(mean_nis / o.innovation_gate, o.max_inflation) ** 2 if mean_nis > o.innovation_gate else 1.0
         if len(nis) == NUM_POINTS:
             for idx in FEATURES:
                 seen = idx[visible[idx]]
-                if len(seen) >= 3:
-                    feature_nis = float(nis[seen].mean())
-                    if feature_nis > o.feature_gate:
-                        per_point[idx] = min(feature_nis / o.feature_gate, o.max_inflation) ** 2
-        return face, per_point
+                if len(seen) >= 3 and float(nis[seen].mean()) > o.feature_gate:
+                    moved[idx] = True
+        return face, moved
 
     def _head_speed(self, velocity: np.ndarray, visible: np.ndarray) -> float:
         """Mean speed of the visible points under the head's rigid motion, smoothed over frames (pixels/s):

@@ -38,9 +38,10 @@ class TrackerOptions:
     # place in the crop, and a region one frame behind made swaying faces' mouths and jaws twitch
     # (bench_avatar, OccFace v2.2: shapes twitch on 51.7 % of swaying frames without, 13.9 % with).
     predict_motion: bool = True
-    max_predicted_step: float = 0.05   # share of the box's width (and 3° of turn per 0.05) it may be moved on:
-                                       # a jump of the points is not a velocity, and a head that stops at
-                                       # once must not find its crop far ahead
+    # At most this much of the box's width, and this many degrees of turn, per frame: a jump of the
+    # points is not a velocity, and a head that stops at once must not find its crop far ahead.
+    max_predicted_step: float = 0.05
+    max_predicted_turn_deg: float = 3.0
 
 
 @dataclass
@@ -139,7 +140,8 @@ class FaceTracker:
         cap = self.options.max_predicted_step
         dx = float(np.clip(cx - lx, -cap * box.width, cap * box.width))
         dy = float(np.clip(cy - ly, -cap * box.width, cap * box.width))
-        turn = float(np.clip((box.angle_deg - last.angle_deg + 180.0) % 360.0 - 180.0, -60.0 * cap, 60.0 * cap))
+        turn_cap = self.options.max_predicted_turn_deg
+        turn = float(np.clip((box.angle_deg - last.angle_deg + 180.0) % 360.0 - 180.0, -turn_cap, turn_cap))
         return Box(box.x0 + dx, box.y0 + dy, box.x1 + dx, box.y1 + dy, box.angle_deg + turn)
 
     def _detect_and_start(self, image: np.ndarray, timings: dict[str, float]) -> TrackStep:
