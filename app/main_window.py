@@ -157,6 +157,8 @@ class MainWindow(QMainWindow):
         self.pose_readout, self.meters = expression.pose_readout, expression.meters
         self.calibrate_button, self.calibration_label = expression.calibrate_button, expression.calibration_label
         self.calibrate_button.clicked.connect(self.calibrate_neutral)
+        self.range_button = expression.range_button
+        self.range_button.clicked.connect(self.calibrate_range)
         self.tabs.addTab(expression, "Expression")
         self.osc_panel = OscTargetsPanel()
         self.osc_panel.added.connect(self._osc_added)
@@ -350,6 +352,7 @@ class MainWindow(QMainWindow):
         self.record_button.setEnabled(running)
         self.record_button2.setEnabled(running)
         self.calibrate_button.setEnabled(running)
+        self.range_button.setEnabled(running)
         recording = self.record_button.isChecked()
         self.record_button2.setText("■ Stop recording (Ctrl+R)" if recording else "● Start recording (Ctrl+R)")
         self.record_button.setText("■ Stop recording" if recording else "● Record")
@@ -420,6 +423,14 @@ class MainWindow(QMainWindow):
         self.worker.calibrate_neutral()
         self._calibrating_from = self.worker.snapshot().neutral_id
         self.calibration_label.setText("calibrating: hold a relaxed face…")
+
+    def calibrate_range(self) -> None:
+        if self.worker is None or not self.worker.snapshot().calibrated:
+            self.show_error("Calibrate the neutral face before the range.")
+            return
+        self.worker.calibrate_range()
+        self._calibrating_from = self.worker.snapshot().neutral_id
+        self.calibration_label.setText("range: blink, smile, open your mouth, move your brows… (6 s)")
 
     def calibration_path(self) -> Path:
         """The user's neutral face, next to the settings: loaded at start when it exists, written by

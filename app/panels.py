@@ -145,6 +145,10 @@ class ExpressionPanel(QWidget):
         self.calibrate_button = QPushButton("Calibrate neutral")
         self.calibrate_button.setToolTip("Hold a relaxed face toward the camera, then press")
         row.addWidget(self.calibrate_button)
+        self.range_button = QPushButton("Calibrate range")
+        self.range_button.setToolTip("After the neutral: press, then for six seconds blink, smile, open your "
+                                     "mouth, raise and lower your brows. Each face you make then reaches 1.0")
+        row.addWidget(self.range_button)
         self.calibration_label = QLabel("not calibrated")
         self.calibration_label.setStyleSheet("color: #9a9aa0;")
         row.addWidget(self.calibration_label, 1)

@@ -263,6 +263,9 @@ class PipelineWorker:
     def calibrate_neutral(self) -> None:
         self._command(self._do_calibrate)
 
+    def calibrate_range(self) -> None:
+        self._command(self._do_calibrate_range)
+
     def set_overlay(self, overlay: OverlayOptions) -> None:
         """Overlay options for recordings started from now on."""
         self._overlay = overlay
@@ -482,13 +485,25 @@ class PipelineWorker:
         except Exception as exc:
             self._emit(EventKind.ERROR, f"closing {what} failed: {exc}")
 
-    def _do_calibrate(self) -> None:
+    def _retarget_stage(self):
+        """The running session's retarget stage, or None after an error event saying why there is none."""
         session = self.session
         if session is None or session.retarget_stage is None:
             self._emit(EventKind.ERROR, "calibration needs head pose and blendshapes (retargeting is off)")
-            return
-        session.retarget_stage.calibrate_neutral()
-        self._emit(EventKind.INFO, "calibrating: hold a relaxed face toward the camera")
+            return None
+        return session.retarget_stage
+
+    def _do_calibrate(self) -> None:
+        stage = self._retarget_stage()
+        if stage is not None:
+            stage.calibrate_neutral()
+            self._emit(EventKind.INFO, "calibrating: hold a relaxed face toward the camera")
+
+    def _do_calibrate_range(self) -> None:
+        stage = self._retarget_stage()
+        if stage is not None:
+            stage.calibrate_range()
+            self._emit(EventKind.INFO, "range: blink, smile, open your mouth, raise and lower your brows")
 
     def _finish(self, session: Session, summary: RunSummary | None) -> None:
         """Finalise every output (recording first, so the file is complete) and release the source.

@@ -12,10 +12,12 @@ File format (JSON, one per user, e.g. ``~/.config/occface/neutral-<user>.json``)
     {"format": "occface-neutral", "version": 1, "num_points": 100,
      "points_head_cm": [[x, y, z], ... 100 rows], "rotation": [qx, qy, qz, qw],
      "translation_m": [x, y, z], "frames": 45, "created": "2026-11-27T10:00:00+00:00",
-     "dead_zones": {"jawLeft": 0.23, ...}}
+     "dead_zones": {"jawLeft": 0.23, ...}, "ranges": {"mouthSmileLeft": 0.6, ...}}
 
 `dead_zones` (optional) are the per-shape noise floors measured over the calibration frames
-(retarget.blendshapes.noise_dead_zones); a file without them uses the default dead zone.
+(retarget.blendshapes.noise_dead_zones); a file without them uses the default dead zone. `ranges`
+(optional) are this user's full expression per shape, from a range calibration (`RangeCollector`):
+the value that shows as 1.0; a shape without one keeps the fixed scale.
 """
 from __future__ import annotations
 
@@ -41,6 +43,9 @@ log = logging.getLogger(__name__)
 
 FORMAT = "occface-neutral"
 VERSION = 1
+MIN_RANGE = 0.3          # a range calibration never amplifies a shape more than 3.3 times: below this a
+                         # shape's 98th percentile is as likely a stray reading as a weak expression
+RANGE_PERCENTILE = 98.0  # of a shape's values while the user pulls faces: their full expression
 
 
 class CalibrationError(UserError):
@@ -55,6 +60,7 @@ class NeutralFace:
     frames: int = 0
     created: str = ""
     dead_zones: Mapping[str, float] = field(default_factory=dict)  # per blendshape; absent: the default
+    ranges: Mapping[str, float] = field(default_factory=dict)      # per blendshape; absent: 1.0
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "num_points": NUM_POINTS,
@@ -62,7 +68,8 @@ class NeutralFace:
                 "rotation": [float(v) for v in self.rotation],
                 "translation_m": [float(v) for v in self.translation_m],
                 "frames": int(self.frames), "created": self.created,
-                "dead_zones": {k: round(float(v), 4) for k, v in self.dead_zones.items()}}
+                "dead_zones": {k: round(float(v), 4) for k, v in self.dead_zones.items()},
+                "ranges": {k: round(float(v), 4) for k, v in self.ranges.items()}}
 
     def save(self, path: Path) -> None:
         path = Path(path)
@@ -97,20 +104,23 @@ class NeutralFace:
         norm = math.sqrt(sum(v * v for v in rotation))
         if not 0.9 < norm < 1.1:
             raise CalibrationError(f"{path}: rotation is not a unit quaternion")
-        dead_zones = _read_dead_zones(path, data.get("dead_zones", {}))
+        dead_zones = _read_shape_values(path, "dead_zones", data.get("dead_zones", {}), 0.0, 1.0, "[0, 1)")
+        ranges = _read_shape_values(path, "ranges", data.get("ranges", {}), MIN_RANGE, 1.0 + 1e-9,
+                                    f"[{MIN_RANGE}, 1]")
         points.setflags(write=False)
         return NeutralFace(points=points, rotation=tuple(v / norm for v in rotation),  # type: ignore[arg-type]
                            translation_m=translation, frames=int(data.get("frames", 0)),  # type: ignore[arg-type]
-                           created=str(data.get("created", "")), dead_zones=dead_zones)
+                           created=str(data.get("created", "")), dead_zones=dead_zones, ranges=ranges)
 
 
-def _read_dead_zones(path: Path, zones) -> dict[str, float]:
-    if not isinstance(zones, dict):
-        raise CalibrationError(f"{path}: dead_zones must be an object of blendshape name -> number")
+def _read_shape_values(path: Path, key: str, values, low: float, high: float, shown: str) -> dict[str, float]:
+    """A {blendshape: number} field of the file, each number in [low, high)."""
+    if not isinstance(values, dict):
+        raise CalibrationError(f"{path}: {key} must be an object of blendshape name -> number")
     out = {}
-    for name, value in zones.items():
-        if name not in ARKIT_NAMES or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-            raise CalibrationError(f"{path}: dead_zones[{name!r}] must be an ARKit shape with a value in [0, 1)")
+    for name, value in values.items():
+        if name not in ARKIT_NAMES or not isinstance(value, (int, float)) or not low <= value < high:
+            raise CalibrationError(f"{path}: {key}[{name!r}] must be an ARKit shape with a value in {shown}")
         out[name] = float(value)
     return out
 
@@ -168,3 +178,29 @@ class NeutralCollector:
                            frames=self.frames, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                            dead_zones=dead_zones)
 
+
+
+
+class RangeCollector:
+    """Gathers a user's blendshape values while they pull every face they can (blink, smile, open the
+    mouth, raise the brows, ...) and turns them into per-shape ranges: a shape the user reached at
+    least MIN_RANGE on is scaled so that their full expression (its RANGE_PERCENTILE) reads 1.0; a
+    model whose lids never quite meet then still closes the avatar's eyes. Shapes the user did not make
+    keep the fixed scale (nothing was learned about them)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = float(seconds)
+        self._values: list[list[float]] = []
+        self._elapsed = 0.0
+
+    def add(self, shapes: Mapping[str, float], dt: float) -> None:
+        self._values.append([float(shapes[name]) for name in ARKIT_NAMES])
+        self._elapsed += max(0.0, dt)
+
+    def ready(self) -> bool:
+        return self._elapsed >= self.seconds and len(self._values) >= 10
+
+    def ranges(self) -> dict[str, float]:
+        reached = np.percentile(np.array(self._values), RANGE_PERCENTILE, axis=0)
+        return {name: round(float(min(value, 1.0)), 4)
+                for name, value in zip(ARKIT_NAMES, reached) if value >= MIN_RANGE}

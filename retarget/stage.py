@@ -8,11 +8,12 @@
         result.blendshapes              # {"eyeBlinkLeft": 0.02, ..., "tongueOut": 0.0}, ARKit order
         result.calibrated               # whether a neutral face is set
     stage.calibrate_neutral()           # "neutral now": the next few face frames become the neutral
+    stage.calibrate_range()             # then a few seconds of pulling faces set each shape's full scale
 
 Steps per frame: (mirror the landmarks if the source is a mirrored view) -> weighted PnP head pose ->
-lift the landmarks into the head frame -> measure shapes against the neutral face -> hold/ease the
-regions that are occluded (and let a self-occluded eye follow the visible one at large yaw) ->
-collect frames for calibration when one is due.
+lift the landmarks into the head frame -> measure shapes against the neutral face (scaled to the
+user's calibrated ranges, if any) -> hold/ease the regions that are occluded (and let a self-occluded
+eye follow the visible one at large yaw) -> collect frames for calibration when one is due.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from tracking.types import FaceResult, HeadPose
 
 from .arkit import ARKIT_NAMES, mirror_name
 from .blendshapes import BlendshapeMeasure, head_frame_points, noise_dead_zones
-from .calibration import CalibrationError, NeutralCollector, NeutralFace
+from .calibration import CalibrationError, NeutralCollector, NeutralFace, RangeCollector
 from .expression_hold import OUTLINE_REGIONS, ExpressionHold, HoldOptions
 from .face_model import FaceModel, load_face_model
 from .head_pose import DEFAULT_HFOV_DEG, HeadPoseEstimator, PoseOptions
@@ -93,6 +94,7 @@ class RetargetStage:
         self._provisional: np.ndarray | None = None
         self._manual: NeutralCollector | None = None
         self._auto: NeutralCollector | None = None
+        self._range: RangeCollector | None = None
         self._last_timestamp: float | None = None
         self._last_gaze: dict[str, float] = {}
         self._last_pose: HeadPose | None = None   # the last measured pose, eased to neutral when the face is lost
@@ -116,6 +118,16 @@ class RetargetStage:
         Safe to call from another thread (a GUI button): it only starts a new collection."""
         self._manual = NeutralCollector(self.options.neutral_now_frames)
         log.info("neutral-face calibration requested: hold a relaxed face toward the camera")
+
+    def calibrate_range(self, seconds: float = 6.0) -> None:
+        """"Range": for the next `seconds` of face the user pulls every face they can, and each shape they
+        make is scaled so that their full expression reads 1.0 (calibration.RangeCollector). Needs a
+        neutral face first; safe to call from another thread (it only starts a new collection)."""
+        if self._neutral is None:
+            log.warning("range calibration needs a neutral face first: calibrate the neutral face")
+            return
+        self._range = RangeCollector(seconds)
+        log.info("range calibration: blink, smile, open the mouth, raise and lower the brows, puff the cheeks")
 
     def save_calibration(self, path: Path) -> None:
         if self._neutral is None:
@@ -205,9 +217,9 @@ class RetargetStage:
         else:
             neutral_points = self.model.points
         dead_zones = self._neutral.dead_zones if self._neutral is not None else None
-        measured = self._hold_gaze_while_closed(self._measure(head_points, neutral_points, yaw_deg=yaw,
-                                                              dead_zones=dead_zones))
+        raw = self._measure(head_points, neutral_points, yaw_deg=yaw, dead_zones=dead_zones)
         occluded = self._hold.occluded_regions(self._hold.region_visibility(vis))
+        measured = self._hold_gaze_while_closed(self._in_range(raw, dt, occluded))
         measured, occluded = self._eyes_follow(measured, occluded, yaw)
         shapes = self._hold.update(measured, occluded, dt)
 
@@ -216,6 +228,22 @@ class RetargetStage:
             self._collect_calibration(head_points, fit.rotation, translation_m, dt, pitch, yaw, occluded)
         pose = self._head_pose(fit.rotation, translation_m, (pitch, yaw, roll), fit.rms_px, fit.points_used)
         return pose, shapes
+
+    def _in_range(self, measured: dict[str, float], dt: float, occluded: set[str]) -> dict[str, float]:
+        """Scale each shape to the user's calibrated range; feed a running range calibration first, with
+        the frames where nothing covers the face (a hand drags the points: that is not the user's face)."""
+        collector = self._range
+        if collector is not None and self._neutral is not None and not (occluded - OUTLINE_REGIONS):
+            collector.add(measured, dt)
+            if collector.ready():
+                self._set_neutral(replace(self._neutral, ranges=collector.ranges()))
+                if self._range is collector:
+                    self._range = None
+                log.info("shape ranges calibrated for %d shapes", len(self._neutral.ranges))
+        ranges = self._neutral.ranges if self._neutral is not None else {}
+        if not ranges:
+            return measured
+        return {name: min(1.0, value / ranges.get(name, 1.0)) for name, value in measured.items()}
 
     def _hold_gaze_while_closed(self, measured: dict[str, float]) -> dict[str, float]:
         """A closing lid hides the iris: keep the gaze of the last open-eye frame instead of reading it."""
@@ -252,7 +280,7 @@ class RetargetStage:
         if manual is not None:
             manual.add(head_points, rotation, translation_m, dt)
             if manual.ready():
-                self._set_neutral(manual.result(self._noise_floor))
+                self._set_neutral(self._with_ranges(manual.result(self._noise_floor)))
                 if self._manual is manual:
                     self._manual = None
                 log.info("neutral face calibrated (neutral now)")
@@ -262,8 +290,12 @@ class RetargetStage:
                 if self._auto.frames % 5 == 1:  # a median per 5 frames is plenty for a stand-in
                     self._provisional = self._auto.median_points()
                 if self._auto.ready():
-                    self._set_neutral(self._auto.result(self._noise_floor))
+                    self._set_neutral(self._with_ranges(self._auto.result(self._noise_floor)))
                     log.info("neutral face calibrated automatically from %d frames", self._neutral.frames)
+
+    def _with_ranges(self, neutral: NeutralFace) -> NeutralFace:
+        """A new neutral keeps the user's shape ranges: they describe the user's expressions, not the rest face."""
+        return replace(neutral, ranges=self._neutral.ranges) if self._neutral is not None else neutral
 
     def _noise_floor(self, frames: list[np.ndarray], neutral_points: np.ndarray) -> dict[str, float]:
         return noise_dead_zones(frames, neutral_points, self._measure)

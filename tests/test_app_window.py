@@ -380,6 +380,12 @@ def test_calibrate_neutral_button(qapp, make_window, tmp_path):
                what="calibrated and saved")
     wait_until(qapp, lambda: "°" in window.pose_readout.labels["yaw"].text(), what="head pose readout")
     assert len(window.meters.values()) == 52
+    # then the range: six seconds of the clip's face, saved with the neutral
+    window.range_button.click()
+    assert window.calibration_label.text().startswith("range")
+    wait_until(qapp, lambda: window.calibration_label.text() == "calibrated" and "ranges" in json.loads(saved.read_text()),
+               what="range calibrated and saved")
+    assert all(0.3 <= v <= 1.0 for v in json.loads(saved.read_text())["ranges"].values())
     window.close()
     # the next run starts calibrated from the saved neutral face
     again = make_window()

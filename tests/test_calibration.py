@@ -206,3 +206,48 @@ def test_calibration_files_without_or_with_bad_dead_zones(model, tmp_path):
         old.write_text(json.dumps(data))
         with pytest.raises(CalibrationError, match="dead_zones"):
             NeutralFace.load(old)
+
+
+def test_a_range_calibration_lets_a_user_whose_lids_never_meet_close_the_avatars_eyes(model, tmp_path):
+    """The landmarks of this user's blink close the lids only halfway: eyeBlink reads about 0.45. After a
+    range calibration in which they blink, that blink reads 1.0; shapes they did not make keep their
+    scale, the ranges survive a new neutral, and they are saved and reloaded with the calibration."""
+    path = tmp_path / "ranges.json"
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0, calibration_path=path), model=model)
+    stage.calibrate_range()                                   # no neutral yet: refused, nothing collected
+    stage.calibrate_neutral()
+    run(stage, model.points, frames=stage.options.neutral_now_frames)
+    half_blink = close_eyes(model.points, 0.5)
+    before = run(stage, half_blink, start=100, frames=10).blendshapes
+    assert 0.2 < before["eyeBlinkLeft"] < 0.6
+    smile = np.array(model.points)
+    smile[[48, 60], :2] += np.array([-0.02, -0.03]) * model.interocular_cm
+    smile[[54, 64], :2] += np.array([0.02, -0.03]) * model.interocular_cm
+    shown_smile = run(stage, smile, start=120, frames=10).blendshapes["mouthSmileLeft"]
+
+    stage.calibrate_range(seconds=2.0)
+    for k in range(90):                                       # three seconds: blinking, then at rest
+        run(stage, half_blink if (k // 10) % 2 else model.points, start=200 + k)
+    assert stage.neutral.ranges and "eyeBlinkLeft" in stage.neutral.ranges and "mouthSmileLeft" not in stage.neutral.ranges
+    after = run(stage, half_blink, start=400, frames=10).blendshapes
+    assert after["eyeBlinkLeft"] > 0.95 and after["eyeBlinkRight"] > 0.95
+    assert run(stage, model.points, start=420, frames=10).blendshapes["eyeBlinkLeft"] < 0.05
+    assert run(stage, smile, start=440, frames=10).blendshapes["mouthSmileLeft"] == pytest.approx(shown_smile, abs=1e-6)
+
+    stage.calibrate_neutral()                                 # a new neutral keeps the user's ranges
+    run(stage, model.points, start=500, frames=stage.options.neutral_now_frames)
+    assert stage.neutral.ranges["eyeBlinkLeft"] == pytest.approx(before["eyeBlinkLeft"], abs=0.1)
+    assert NeutralFace.load(path).ranges == pytest.approx(dict(stage.neutral.ranges), abs=1e-4)
+
+
+def test_a_calibration_file_with_a_bad_range_is_refused_in_one_line(model, tmp_path):
+    stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=0), model=model)
+    stage.calibrate_neutral()
+    run(stage, model.points, frames=stage.options.neutral_now_frames)
+    path = tmp_path / "bad.json"
+    stage.save_calibration(path)
+    data = json.loads(path.read_text())
+    data["ranges"] = {"eyeBlinkLeft": 0.05}                   # would amplify twentyfold
+    path.write_text(json.dumps(data))
+    with pytest.raises(CalibrationError, match=r"ranges\['eyeBlinkLeft'\]"):
+        NeutralFace.load(path)
