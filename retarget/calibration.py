@@ -179,8 +179,6 @@ class NeutralCollector:
                            dead_zones=dead_zones)
 
 
-
-
 class RangeCollector:
     """Gathers a user's blendshape values while they pull every face they can (blink, smile, open the
     mouth, raise the brows, ...) and turns them into per-shape ranges: a shape the user reached at
