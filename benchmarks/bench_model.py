@@ -1,9 +1,10 @@
 """Benchmark the OccFace model per face crop: onnxruntime vs PyTorch eager, one thread and default.
 
 Reports the median (and p90) milliseconds over `--runs` calls after `--warmup` calls (in five blocks
-that alternate between the two measurements, so drift in the machine's speed hits both), for the model
-alone on a prepared crop and for the whole backend call (crop from a 640x480 frame + model + mapping
-back to frame pixels). Not part of the test suite: timings depend on the machine and its load.
+that alternate between the measurements, so drift in the machine's speed hits all), for the face model
+alone on a prepared crop, for the eye stage alone (both eyes: two crops from the frame, one batch,
+mapping back), and for the whole backend call (crop from a 640x480 frame + face model + eye stage +
+mapping back to frame pixels). Not part of the test suite: timings depend on the machine and its load.
 
 Examples:
   python -m benchmarks.bench_model
@@ -62,8 +63,12 @@ def bench(onnx: Path | None, pt: Path | None, runs: int, warmup: int) -> dict:
                 torch.set_num_threads(1 if threads == 1 else default_threads)
             backend = OccFaceBackend(path, threads=threads, runtime=runtime)
             x, _ = backend.preprocess(frame, roi)
-            results[name] = _time_interleaved({"model_only": lambda: backend.runner(x),
-                                               "backend_predict": lambda: backend.predict(frame, roi)}, runs, warmup)
+            fns = {"model_only": lambda: backend.runner(x), "backend_predict": lambda: backend.predict(frame, roi)}
+            if backend.eyes is not None and runtime == "onnx":
+                points = backend.predict(frame, roi).points
+                seen = np.ones(len(points), np.float32)   # both eyes visible: the stage runs on both
+                fns["eye_stage"] = lambda: backend.eyes.refine(frame, points, seen)
+            results[name] = _time_interleaved(fns, runs, warmup)
             backend.close()
     return results
 

@@ -26,17 +26,22 @@ FACE_MESH_RELPATH = "mediapipe/modules/face_landmark/face_landmark.tflite"
 FACE_MESH_INPUT = 192
 
 
-def face_mesh_path() -> Path:
-    """The face-mesh model inside the installed mediapipe wheel (located without importing mediapipe)."""
+def wheel_file(relpath: str) -> Path:
+    """A model file inside the installed mediapipe wheel (located without importing mediapipe)."""
     import importlib.util
 
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the mediapipe package is not installed (requirements.txt pins mediapipe==0.10.21)")
-    path = Path(list(spec.submodule_search_locations)[0]).parent / FACE_MESH_RELPATH
+    path = Path(list(spec.submodule_search_locations)[0]).parent / relpath
     if not path.is_file():
-        raise FileNotFoundError(f"face-mesh model not found in the mediapipe wheel: {path}")
+        raise FileNotFoundError(f"{Path(relpath).name} not found in the mediapipe wheel: {path}")
     return path
+
+
+def face_mesh_path() -> Path:
+    """The face-mesh model inside the installed mediapipe wheel."""
+    return wheel_file(FACE_MESH_RELPATH)
 
 
 def file_sha256(path: Path) -> str:

@@ -1,6 +1,7 @@
 """The training command end to end on a tiny synthetic set: train, then fine-tune with --init; the dataset's
 face-score negatives; the evaluation's per-source visibility metrics."""
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -126,3 +127,44 @@ def test_resume_continues_the_run_where_it_stopped(tmp_path):
     assert [h["epoch"] for h in history] == [1, 2]
     assert history[1]["step"] == 2 * history[0]["step"]         # the second epoch's steps came on top
     assert history[1]["minutes"] >= history[0]["minutes"]        # and the trained minutes carried over
+
+
+def _with_wide_eyes(annotations):
+    """The tiny set with two 20 px eyes in the usual iBUG order (its own eyes are a few pixels wide)."""
+    lines = []
+    for line in annotations.read_text().splitlines():
+        rec = json.loads(line)
+        pts = np.array(rec["points68"])
+        for first, x0 in ((36, 45), (42, 95)):
+            pts[first:first + 6] = [[x0, 60], [x0 + 6, 56], [x0 + 14, 56], [x0 + 20, 60], [x0 + 14, 64], [x0 + 6, 64]]
+        rec["points68"] = pts.tolist()
+        lines.append(json.dumps(rec))
+    annotations.write_text("\n".join(lines) + "\n")
+    return annotations
+
+
+def test_eye_training_writes_weights_the_backend_picks_up(tmp_path):
+    from occface_core import eye_train
+    from occface_core.backends.occface_backend import OccFaceBackend
+
+    data = _with_wide_eyes(_tiny_dataset(tmp_path / "data"))
+    out = tmp_path / "eyes"
+    assert eye_train.main(["--data", str(data), "--out", str(out), "--epochs", "1", "--batch-size", "4",
+                           "--threads", "1"]) == 0
+    config = json.loads((out / "occface_eyes_config.json").read_text())
+    assert config["iris"]["file"].endswith("iris_landmark.tflite") and len(config["history"]) == 1
+    assert config["onnx_max_abs_diff"] < 1e-3 and config["crop"]["input_size"] == 32
+    face = tmp_path / "model" / "occface.onnx"                    # the shipped face model, with these eyes beside it
+    face.parent.mkdir()
+    face.write_bytes((Path(__file__).resolve().parents[1] / "assets" / "occface.onnx").read_bytes())
+    for name in ("occface_eyes.onnx", "occface_eyes_config.json"):
+        (face.parent / name).write_bytes((out / name).read_bytes())
+    assert OccFaceBackend(face).eyes is not None
+    assert OccFaceBackend(face, eye_stage=False).eyes is None
+
+
+def test_eye_training_refuses_missing_inputs(tmp_path, capsys):
+    from occface_core import eye_train
+
+    assert eye_train.main(["--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o")]) == 2
+    assert "annotations file not found" in capsys.readouterr().err

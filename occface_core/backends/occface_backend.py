@@ -16,6 +16,8 @@ import numpy as np
 from ..crop import crop_square
 from ..types import Box, LandmarkPrediction
 from . import BackendError
+from .eye_stage import EyeStage, eye_weights_for
+from .onnx_session import onnx_session
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +34,7 @@ def _input_size(path: Path) -> int | None:
 
 class _OnnxRunner:
     def __init__(self, path: Path, threads: int):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # tiny activations of the trained heads land in denormals, which the CPU handles slowly (5 % here)
-        opts.add_session_config_entry("session.set_denormal_as_zero", "1")
-        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.input_size = int(self.session.get_inputs()[0].shape[-1])
 
@@ -78,11 +72,16 @@ class _TorchRunner:
 
 
 class OccFaceBackend:
-    """predict(frame, roi): crops the square around `roi`, runs the model, returns frame pixels."""
+    """predict(frame, roi): crops the square around `roi`, runs the model, returns frame pixels.
+
+    With `eye_stage` (default) and the eye stage's weights beside the face model's, each visible eye's
+    points are placed again from a crop around that eye (`eye_stage`).
+    """
 
     name = "occface"
 
-    def __init__(self, weights: Path | str, threads: int = 1, runtime: str = "auto", ablate: tuple[str, ...] = ()):
+    def __init__(self, weights: Path | str, threads: int = 1, runtime: str = "auto", ablate: tuple[str, ...] = (),
+                 eye_stage: bool = True):
         path = Path(weights)
         if not path.is_file():
             raise BackendError(f"model weights not found: {path}")
@@ -112,6 +111,12 @@ class OccFaceBackend:
         if self.runner is None:
             raise BackendError(f"cannot load OccFace weights {path}: {'; '.join(errors) or 'unsupported runtime'}")
         self.input_size = _input_size(self.weights) or self.runner.input_size
+        self.eyes = None
+        eyes = eye_weights_for(path)
+        if eye_stage and eyes.is_file():
+            self.eyes = EyeStage(eyes, threads)
+        elif eye_stage:
+            log.info("no eye stage beside %s (%s): the face model's own eye points are used", path, eyes.name)
 
     def preprocess(self, frame: np.ndarray, roi: Box):
         crop, transform = crop_square(frame, roi, self.input_size)
@@ -122,7 +127,10 @@ class OccFaceBackend:
         x, transform = self.preprocess(frame, roi)
         pts, vis, score = self.runner(x)
         points = transform.to_frame(pts[0]).astype(np.float32)
+        if self.eyes is not None:
+            points = self.eyes.refine(frame, points, vis[0]).astype(np.float32)
         return LandmarkPrediction(points, vis[0].astype(np.float32), float(np.reshape(score, -1)[0]))
 
     def close(self) -> None:
         self.runner = None
+        self.eyes = None

@@ -1,0 +1,57 @@
+"""The eye stage at run time: a second look at each eye, from the frame, to place the lids.
+
+The face model's lids barely close (its heatmap cells are wider than a blink's lid travel); the eye
+stage cuts a small crop around each eye from the full frame (`eye_crop`), regresses the eye's eight
+points (`eye_model`, trained by `python -m occface_core.eye_train`) and puts them in place of the
+face model's. An eye the face model calls hidden (median visibility of its six points below
+`min_visibility`) keeps the face model's points: behind a hand there are no lids to place.
+
+Weights: `<face weights stem>_eyes.onnx` beside the face model's file, with its `_config.json` (the
+crop size and scale it was trained with). Missing weights mean no eye stage, with one log line.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..eye_crop import EYE_ORDER, SIDES, EyeCropConfig, cut_eye, eye_matrices, to_image, to_network_input
+from . import BackendError
+from .onnx_session import onnx_session
+
+log = logging.getLogger(__name__)
+
+
+def eye_weights_for(face_weights: Path) -> Path:
+    """Where the eye stage's weights sit for a face model's file: assets/occface.onnx -> assets/occface_eyes.onnx."""
+    return face_weights.with_name(face_weights.stem + "_eyes.onnx")
+
+
+class EyeStage:
+    def __init__(self, path: Path, threads: int = 1, min_visibility: float = 0.5):
+        config = path.with_name(path.stem + "_config.json")
+        try:
+            self.crop = EyeCropConfig(**json.loads(config.read_text())["crop"])
+            self.session = onnx_session(path, threads)
+        except (OSError, KeyError, TypeError, ValueError) as e:
+            raise BackendError(f"cannot load the eye stage {path}: {type(e).__name__}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types for a corrupt file
+            raise BackendError(f"cannot load the eye stage {path}: {e}") from None
+        self.input_name = self.session.get_inputs()[0].name
+        self.min_visibility = min_visibility
+
+    def refine(self, frame: np.ndarray, points: np.ndarray, visibility: np.ndarray) -> np.ndarray:
+        """`points` with each visible eye's eight points replaced by the eye stage's (frame pixels)."""
+        seen = [np.median(visibility[list(EYE_ORDER[side][:6])]) >= self.min_visibility for side in SIDES]
+        if not any(seen):
+            return points
+        matrices = eye_matrices(points, self.crop)
+        x = to_network_input([cut_eye(frame, m, self.crop) for m in matrices])
+        eyes = self.session.run(None, {self.input_name: x})[0]
+        out = points.copy()
+        for side, m, eye, use in zip(SIDES, matrices, eyes, seen):
+            if use:
+                out[list(EYE_ORDER[side])] = to_image(m, eye)
+        return out
