@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", choices=BACKEND_NAMES, default=ModelName.AUTO.value,
                         help="landmark model (auto: OccFace when its weights are present)")
     parser.add_argument("--weights", type=Path, help="OccFace weights (.onnx or .pt) instead of the shipped ones")
+    parser.add_argument("--no-eye-stage", action="store_true",
+                        help="OccFace: skip the second look at each eye (saves about 1 ms a frame; blinks close "
+                             "the avatar's eyes less often)")
     parser.add_argument("--record", type=Path, metavar="VIDEO", help="write the annotated video (.mp4 or .avi)")
     parser.add_argument("--export", type=Path, metavar="FILE", help="write per-frame data (.jsonl or .csv)")
     parser.add_argument("--summary-json", type=Path, metavar="FILE", help="write the run summary as JSON")
@@ -70,7 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def config_from_args(args: argparse.Namespace) -> SessionConfig:
     source: int | Path = args.camera if args.camera is not None else (args.video or DEFAULT_CLIP)
-    return SessionConfig(source=source, model=ModelName(args.model), weights=args.weights, record=args.record,
+    return SessionConfig(source=source, model=ModelName(args.model), weights=args.weights,
+                         eye_stage=not args.no_eye_stage, record=args.record,
                          export=args.export, osc=list(args.osc), max_frames=args.max_frames, realtime=args.realtime,
                          smoothing=not args.no_smoothing, retarget=not args.no_retarget, mirror=args.mirror,
                          focal_length_px=args.focal_length, calibration=args.calibration)

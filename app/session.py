@@ -25,6 +25,7 @@ class SessionConfig:
     source: int | str | Path
     model: ModelName | str = ModelName.AUTO   # checked once, by create_backend
     weights: Path | None = None
+    eye_stage: bool = True                 # OccFace's second look at each eye (blinks); about 1 ms a frame
     record: Path | None = None             # annotated video
     export: Path | None = None             # per-frame .jsonl or .csv
     osc: list[str] = field(default_factory=list)   # e.g. ["vmc://127.0.0.1:39539"]
@@ -74,7 +75,7 @@ def build_session(config: SessionConfig) -> Session:
                            paced=config.paced)
     sinks: list[Sink] = []
     try:
-        backend = create_backend(config.model, config.weights)
+        backend = create_backend(config.model, config.weights, eye_stage=config.eye_stage)
         if config.record is not None:
             sinks.append(VideoRecorder(config.record, capture.info.fps, (capture.info.width, capture.info.height)))
         if config.export is not None:

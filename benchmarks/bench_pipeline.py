@@ -35,11 +35,11 @@ def _loopback_port() -> socket.socket:
 
 
 def bench(video: Path, model: str, osc: bool, max_frames: int | None, smoothing: bool, retarget: bool,
-          realtime: bool = False) -> dict:
+          realtime: bool = False, eye_stage: bool = True) -> dict:
     receiver = _loopback_port() if osc else None
     targets = [f"vmc://127.0.0.1:{receiver.getsockname()[1]}?rate=1000"] if receiver else []
     config = SessionConfig(source=video, model=model, osc=targets, max_frames=max_frames, smoothing=smoothing,
-                           retarget=retarget, realtime=realtime)
+                           retarget=retarget, realtime=realtime, eye_stage=eye_stage)
     session = build_session(config)
     try:
         session.capture.start()
@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--realtime", action="store_true",
                         help="play the video at its frame rate like a camera (capture→OSC latency as live)")
     parser.add_argument("--max-frames", type=int)
+    parser.add_argument("--no-eye-stage", action="store_true", help="OccFace without its eye stage")
     parser.add_argument("--peer", action="store_true", help="also run MediaPipe FaceMesh alone; print ratios to it")
     args = parser.parse_args(argv)
     peer = None
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
               f"with a face {100 * peer['face_share']:.1f} %")
     for model in args.model:
         try:
-            r = bench(args.video, model, args.osc, args.max_frames, True, not args.no_retarget, args.realtime)
+            r = bench(args.video, model, args.osc, args.max_frames, True, not args.no_retarget, args.realtime,
+                      not args.no_eye_stage)
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

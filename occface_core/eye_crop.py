@@ -25,7 +25,7 @@ LID_PAIRS = ((1, 5), (2, 4), (6, 7))     # upper/lower lid points facing each ot
 @dataclass(frozen=True)
 class EyeCropConfig:
     input_size: int = 32       # crop side in pixels
-    crop_scale: float = 1.6    # crop side over the corner distance
+    crop_scale: float = 1.8    # crop side over the corner distance (room for the face model's corner error)
 
     def to_dict(self) -> dict:
         return {"input_size": self.input_size, "crop_scale": self.crop_scale}

@@ -15,9 +15,9 @@ eye width, the predicted lid opening of near-shut and open eyes, and the ROC-AUC
 Resumable (`--resume` continues OUT/last.pt). Writes OUT/occface_eyes.pt, OUT/occface_eyes.onnx and
 OUT/occface_eyes_config.json (provenance: the iris model's file and SHA-256, the command, history).
 
-Example (about 25 minutes on two CPU cores):
+Example (30 minutes on two CPU cores; the shipped weights' two runs are in assets/MODEL.md):
   python -m occface_core.eye_train --data ../shared/data/faces/annotations.jsonl --teacher runs/teacher_mesh.npz \\
-      --out runs/eyes --max-minutes 25
+      --out runs/eyes --max-minutes 30
   cp runs/eyes/occface_eyes.onnx runs/eyes/occface_eyes_config.json assets/
 """
 from __future__ import annotations
@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--input-size", type=int, default=32, help="eye crop side in pixels (a multiple of 8)")
-    p.add_argument("--crop-scale", type=float, default=1.6, help="eye crop side over the corner distance")
+    p.add_argument("--crop-scale", type=float, default=1.8, help="eye crop side over the corner distance")
     p.add_argument("--corner-jitter", type=float, default=0.12, help="std of a corner's error, share of eye width")
     p.add_argument("--shut-weight", type=float, default=6.0, help="how much more often a near-shut eye is drawn")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces")

@@ -167,6 +167,17 @@ def test_corrupt_weights(tmp_path):
     assert_clean_error(proc, "cannot load OccFace weights")
 
 
+def test_corrupt_eye_stage_weights_are_named_and_no_eye_stage_runs_without_them(tmp_path):
+    face = tmp_path / "occface.onnx"
+    face.write_bytes((ROOT / "assets" / "occface.onnx").read_bytes())
+    (tmp_path / "occface_eyes.onnx").write_bytes(os.urandom(5000))
+    (tmp_path / "occface_eyes_config.json").write_text(json.dumps({"crop": {"input_size": 32, "crop_scale": 1.8}}))
+    base = [sys.executable, str(ROOT / "main.py"), "--headless", "--demo", "--weights", str(face), "--max-frames", "3"]
+    assert_clean_error(subprocess.run(base, cwd=ROOT, capture_output=True, text=True), "cannot load the eye stage")
+    proc = subprocess.run(base + ["--no-eye-stage"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_help_has_examples():
     proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--help"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0 and "Examples:" in proc.stdout and "--osc" in proc.stdout

@@ -99,17 +99,17 @@ def _eye_weights(tmp_path):
     return path
 
 
-def test_refinement_replaces_the_points_of_visible_eyes_only(tmp_path):
+def test_refinement_replaces_the_lids_of_visible_eyes_only(tmp_path):
     stage = EyeStage(_eye_weights(tmp_path))
     frame = np.random.default_rng(0).integers(0, 255, (200, 240, 3), dtype=np.uint8)
     points = _face(5.0).astype(np.float32)
     visibility = np.ones(NUM_POINTS, np.float32)
     visibility[36:42] = 0.1                                # the right eye is behind a hand
     out = stage.refine(frame, points, visibility)
-    left, right = list(EYE_ORDER["left"]), list(EYE_ORDER["right"])
-    assert not np.allclose(out[left], points[left])
-    assert np.abs(out[left] - points[left]).max() < 20     # still on that eye
-    others = np.setdiff1d(np.arange(NUM_POINTS), left)
+    lids, right = [EYE_ORDER["left"][k] for k in (1, 2, 4, 5, 6, 7)], list(EYE_ORDER["right"])
+    assert not np.allclose(out[lids], points[lids])
+    assert np.abs(out[lids] - points[lids]).max() < 20     # still on that eye
+    others = np.setdiff1d(np.arange(NUM_POINTS), lids)     # the corners too: they anchor pose and crop
     assert np.array_equal(out[others], points[others])
     assert np.array_equal(out[right], points[right])
     visibility[:] = 0.0

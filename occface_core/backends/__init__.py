@@ -51,8 +51,10 @@ class ModelName(StrEnum):
 BACKEND_NAMES = tuple(m.value for m in ModelName)
 
 
-def create_backend(name: str | ModelName = ModelName.AUTO, weights: Path | None = None) -> LandmarkBackend:
-    """Build a backend by name. "auto" is OccFace when its shipped weights exist, else MediaPipe."""
+def create_backend(name: str | ModelName = ModelName.AUTO, weights: Path | None = None,
+                   eye_stage: bool = True) -> LandmarkBackend:
+    """Build a backend by name. "auto" is OccFace when its shipped weights exist, else MediaPipe.
+    `eye_stage`: OccFace's second look at each eye, when its weights sit beside the face model's."""
     name = ModelName.parse(name)
     if name is ModelName.AUTO:
         name = ModelName.OCCFACE if (weights is not None or _occface_available()) else ModelName.MEDIAPIPE
@@ -64,7 +66,7 @@ def create_backend(name: str | ModelName = ModelName.AUTO, weights: Path | None 
         if not path.is_file():
             raise BackendError(f"model weights not found: {path}")
         from .occface_backend import OccFaceBackend  # onnxruntime is loaded only when chosen
-        return OccFaceBackend(path)
+        return OccFaceBackend(path, eye_stage=eye_stage)
     raise AssertionError(f"unhandled model {name}")  # ModelName.parse admitted a member added above
 
 

@@ -2,8 +2,10 @@
 
 The face model's lids barely close (its heatmap cells are wider than a blink's lid travel); the eye
 stage cuts a small crop around each eye from the full frame (`eye_crop`), regresses the eye's eight
-points (`eye_model`, trained by `python -m occface_core.eye_train`) and puts them in place of the
-face model's. An eye the face model calls hidden (median visibility of its six points below
+points (`eye_model`, trained by `python -m occface_core.eye_train`) and puts its six lid points in
+place of the face model's. The corners stay the face model's: they anchor the head pose and the next
+crop's angle, and the eye stage's corners, cut from a crop that itself follows the face model's,
+jittered the pose of a swaying face enough to twitch its jaw shapes. An eye the face model calls hidden (median visibility of its six points below
 `min_visibility`) keeps the face model's points: behind a hand there are no lids to place.
 
 Weights: `<face weights stem>_eyes.onnx` beside the face model's file, with its `_config.json` (the
@@ -17,11 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..eye_crop import EYE_ORDER, SIDES, EyeCropConfig, cut_eye, eye_matrices, to_image, to_network_input
+from ..eye_crop import EYE_ORDER, INNER, OUTER, SIDES, EyeCropConfig, cut_eye, eye_matrices, to_image, \
+    to_network_input
 from . import BackendError
 from .onnx_session import onnx_session
 
 log = logging.getLogger(__name__)
+
+LIDS = [k for k in range(len(EYE_ORDER["left"])) if k not in (INNER, OUTER)]   # positions in EYE_ORDER
 
 
 def eye_weights_for(face_weights: Path) -> Path:
@@ -43,7 +48,7 @@ class EyeStage:
         self.min_visibility = min_visibility
 
     def refine(self, frame: np.ndarray, points: np.ndarray, visibility: np.ndarray) -> np.ndarray:
-        """`points` with each visible eye's eight points replaced by the eye stage's (frame pixels)."""
+        """`points` with each visible eye's lid points replaced by the eye stage's (frame pixels)."""
         seen = [np.median(visibility[list(EYE_ORDER[side][:6])]) >= self.min_visibility for side in SIDES]
         if not any(seen):
             return points
@@ -53,5 +58,5 @@ class EyeStage:
         out = points.copy()
         for side, m, eye, use in zip(SIDES, matrices, eyes, seen):
             if use:
-                out[list(EYE_ORDER[side])] = to_image(m, eye)
+                out[[EYE_ORDER[side][k] for k in LIDS]] = to_image(m, eye[LIDS])
         return out
