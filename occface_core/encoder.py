@@ -48,6 +48,12 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def wheel_provenance(relpath: str, path: Path) -> dict:
+    """What a model card records of a pretrained file taken from the wheel (file, size, SHA-256)."""
+    return {"file": relpath, "package": "mediapipe==0.10.21 (Apache-2.0)", "bytes": path.stat().st_size,
+            "sha256": file_sha256(path)}
+
+
 def read_tflite_weights(path: Path) -> dict[str, np.ndarray]:
     """Every constant tensor of a .tflite file by name, as float32 (float16 weights are widened)."""
     import tflite
@@ -224,6 +230,4 @@ def pretrained_encoder(path: Path | None = None) -> tuple[FaceMeshEncoder, dict]
     path = Path(path) if path is not None else face_mesh_path()
     encoder = FaceMeshEncoder()
     encoder.load_tflite(read_tflite_weights(path))
-    provenance = {"file": FACE_MESH_RELPATH, "package": "mediapipe==0.10.21 (Apache-2.0)",
-                  "bytes": path.stat().st_size, "sha256": file_sha256(path)}
-    return encoder, provenance
+    return encoder, wheel_provenance(FACE_MESH_RELPATH, path)

@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", type=Path, default=None, help="MediaPipe teacher cache .npz (lid mid-points)")
     p.add_argument("--out", required=True, type=Path, help="run folder: labels cache, checkpoints, weights")
     p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--max-minutes", type=float, default=25.0, help="stop after this much training (0: no limit)")
+    p.add_argument("--max-minutes", type=float, default=30.0, help="stop after this much training (0: no limit)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--input-size", type=int, default=32, help="eye crop side in pixels (a multiple of 8)")

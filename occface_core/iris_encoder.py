@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoder import _same_pad_stride2, file_sha256, load_conv, load_prelu, read_tflite_weights, wheel_file
+from .encoder import _same_pad_stride2, load_conv, load_prelu, read_tflite_weights, wheel_file, wheel_provenance
 
 IRIS_RELPATH = "mediapipe/modules/iris_landmark/iris_landmark.tflite"
 IRIS_INPUT = 64
@@ -142,6 +142,4 @@ def pretrained_iris(path: Path | None = None) -> tuple[IrisNet, dict]:
     path = Path(path) if path is not None else iris_model_path()
     net = IrisNet()
     net.load_tflite(read_tflite_weights(path))
-    provenance = {"file": IRIS_RELPATH, "package": "mediapipe==0.10.21 (Apache-2.0)",
-                  "bytes": path.stat().st_size, "sha256": file_sha256(path)}
-    return net, provenance
+    return net, wheel_provenance(IRIS_RELPATH, path)
