@@ -49,6 +49,9 @@ class PoseOptions:
     min_visibility: float = 0.35        # below this a point is left out
     min_points: int = 6
     iterations: int = 6
+    # Stop when no parameter moves more than this (radians, cm): 3e-4 changes the pose by at most 0.011°
+    # and 0.03 mm from 1e-6 on the bench_avatar clips, with a fifth fewer projections a frame.
+    step_tolerance: float = 3e-4
     huber_fraction: float = 0.04        # Huber threshold as a fraction of the face size in pixels
     max_error_fraction: float = 0.15    # a fit worse than this (RMS / face size) is rejected
 
@@ -143,7 +146,7 @@ class HeadPoseEstimator:
             except np.linalg.LinAlgError:
                 return None
             params += step
-            if np.abs(step).max() < 1e-6:
+            if np.abs(step).max() < self.options.step_tolerance:
                 break
         if not np.isfinite(params).all():
             return None
