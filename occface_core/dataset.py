@@ -313,22 +313,29 @@ class FaceDataset(Dataset):
 
     def _photometric(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         a = self.aug
-        out = crop
-        if rng.random() < a.lowres:
-            f = rng.uniform(0.3, 0.6)
-            small = cv2.resize(out, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-            out = cv2.resize(small, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_LINEAR)
-        if rng.random() < a.colour:
-            x = out.astype(np.float32)
-            gain = rng.uniform(0.6, 1.4) * rng.uniform(0.85, 1.15, 3)
-            bias = rng.uniform(-30, 30)
-            mean = x.mean()
-            contrast = rng.uniform(0.7, 1.3)
-            x = (x - mean) * contrast + mean
-            out = np.clip(x * gain + bias, 0, 255).astype(np.uint8)
-        if rng.random() < a.blur:
-            k = int(rng.choice([3, 5]))
-            out = cv2.GaussianBlur(out, (k, k), 0)
-        if rng.random() < a.grey:
-            out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-        return out
+        return photometric(crop, rng, a.lowres, a.colour, a.blur, a.grey)
+
+
+def photometric(crop: np.ndarray, rng: np.random.Generator, lowres: float, colour: float, blur: float, grey: float,
+                lowres_range: tuple[float, float] = (0.3, 0.6), blur_kernels: tuple[int, ...] = (3, 5)) -> np.ndarray:
+    """A camera's degradations, each drawn with its probability: low resolution (shrunk by a factor in
+    `lowres_range` and enlarged back), colour (gain per channel, bias, contrast), blur, grey."""
+    out = crop
+    if rng.random() < lowres:
+        f = rng.uniform(*lowres_range)
+        small = cv2.resize(out, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < colour:
+        x = out.astype(np.float32)
+        gain = rng.uniform(0.6, 1.4) * rng.uniform(0.85, 1.15, 3)
+        bias = rng.uniform(-30, 30)
+        mean = x.mean()
+        contrast = rng.uniform(0.7, 1.3)
+        x = (x - mean) * contrast + mean
+        out = np.clip(x * gain + bias, 0, 255).astype(np.uint8)
+    if rng.random() < blur:
+        k = int(rng.choice(blur_kernels))
+        out = cv2.GaussianBlur(out, (k, k), 0)
+    if rng.random() < grey:
+        out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return out

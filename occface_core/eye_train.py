@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dataset import Labels, build_labels
+from .dataset import Labels, build_labels, photometric
 from .eye_crop import EYE_ORDER, INNER, LID_PAIRS, OUTER, SIDES, EyeCropConfig, apply_affine, cut_eye, eye_matrix, \
     lid_opening, to_network_input
 from .eye_model import EyeNet, load_eye_model, save_eye_model
@@ -133,22 +133,11 @@ class EyeSampler:
                 "weights": torch.from_numpy(self.eyes.weights[rows])}
 
     def _photometric(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        c, out = self.cfg, crop
-        if rng.random() < c.lowres:
-            f = rng.uniform(0.35, 0.8)
-            small = cv2.resize(out, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-            out = cv2.resize(small, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_LINEAR)
-        if rng.random() < c.blur:
-            out = cv2.GaussianBlur(out, (3, 3), 0)
-        x = out.astype(np.float32)
-        if rng.random() < c.colour:
-            mean = x.mean()
-            x = (x - mean) * rng.uniform(0.7, 1.3) + mean
-            x = x * rng.uniform(0.6, 1.4) * rng.uniform(0.85, 1.15, 3) + rng.uniform(-30, 30)
-        if rng.random() < c.grey:
-            x[:] = x.mean(axis=-1, keepdims=True)
-        x += rng.normal(0, rng.uniform(0, c.noise_max), x.shape)
-        return np.clip(x, 0, 255).astype(np.uint8)
+        """The face crops' degradations (a 32-px crop is shrunk less), then sensor noise of a random level."""
+        c = self.cfg
+        out = photometric(crop, rng, c.lowres, c.colour, c.blur, c.grey, lowres_range=(0.35, 0.8), blur_kernels=(3,))
+        noisy = out.astype(np.float32) + rng.normal(0, rng.uniform(0, c.noise_max), out.shape)
+        return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
 def eye_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, size: int, gap_weight: float) -> torch.Tensor:
