@@ -16,7 +16,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", type=Path)
-    parser.add_argument("--model", default="mediapipe")
+    parser.add_argument("--model", default="auto", help="landmark model (auto: OccFace when its weights are present)")
     parser.add_argument("--frames", type=int, default=150, help="frames to run before the grab")
     parser.add_argument("--tab", default="Expression", help="side tab to show")
     parser.add_argument("--record", action="store_true", help="record while grabbing")
