@@ -114,6 +114,8 @@ def test_refinement_replaces_the_lids_of_visible_eyes_only(tmp_path):
     assert np.array_equal(out[right], points[right])
     visibility[:] = 0.0
     assert stage.refine(frame, points, visibility) is points
+    tiny = (points - 100) * 0.2 + 100                       # a face far away: eyes 4 px wide
+    assert stage.refine(frame, tiny, np.ones(NUM_POINTS, np.float32)) is tiny
 
 
 def test_corrupt_or_unconfigured_eye_weights_give_a_clear_error(tmp_path):
