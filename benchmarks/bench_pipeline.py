@@ -11,11 +11,14 @@ Examples:
     python -m benchmarks.bench_pipeline --video assets/demo.mp4 --model mediapipe occface --osc
     python -m benchmarks.bench_pipeline --video assets/demo.mp4 --osc --realtime   # latency as from a camera
     python -m benchmarks.bench_pipeline --video ../shared/data/video/short_hamilton_clip.mp4 --model occface --osc --peer
+    python -m benchmarks.bench_pipeline --video ../shared/data/video/short_hamilton_clip.mp4 --model occface --osc \\
+        --peer --rounds 5                                    # peer and pipeline alternately, median ratio
 """
 from __future__ import annotations
 
 import argparse
 import socket
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -75,6 +78,20 @@ def bench_face_mesh_alone(video: Path, max_frames: int | None) -> dict:
     return {"frames": frames, "fps": frames / max(elapsed, 1e-9), "face_share": faces / max(frames, 1)}
 
 
+def _report(r: dict, peer: dict | None) -> None:
+    print(f"== {r['source']} model={r['model']}")
+    print(f"frames {r['frames_processed']} (dropped {r['frames_dropped']}), with a face {100 * r['face_share']:.1f} %, "
+          f"detector on {100 * r['detector_share']:.1f} % of frames ({r['detector_calls']} calls)")
+    print(f"end-to-end {r['fps']:.1f} frames/s"
+          + (f" = {r['fps'] / peer['fps']:.2f}x MediaPipe FaceMesh alone" if peer else ""))
+    for stage, ms in r["stage_median_ms"].items():
+        print(f"  {stage:<10} median {ms:7.2f} ms")
+    for sink in r["sinks"]:
+        if "median_latency_ms" in sink:
+            print(f"  capture→OSC sent median {sink['median_latency_ms']:.1f} ms ({sink.get('sent')} bundles, "
+                  f"{sink.get('send_errors')} errors) to {sink.get('target')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=DEFAULT_CLIP)
@@ -86,30 +103,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int)
     parser.add_argument("--no-eye-stage", action="store_true", help="OccFace without its eye stage")
     parser.add_argument("--peer", action="store_true", help="also run MediaPipe FaceMesh alone; print ratios to it")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="with --peer: repeat peer and pipelines alternately this many times and print each "
+                             "round's ratio and their median (this machine's speed drifts between runs)")
     args = parser.parse_args(argv)
-    peer = None
-    if args.peer:
-        peer = bench_face_mesh_alone(args.video, args.max_frames)
-        print(f"== MediaPipe FaceMesh alone: {peer['fps']:.1f} frames/s over {peer['frames']} frames, "
-              f"with a face {100 * peer['face_share']:.1f} %")
-    for model in args.model:
-        try:
-            r = bench(args.video, model, args.osc, args.max_frames, True, not args.no_retarget, args.realtime,
-                      not args.no_eye_stage)
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"== {r['source']} model={r['model']}")
-        print(f"frames {r['frames_processed']} (dropped {r['frames_dropped']}), with a face {100 * r['face_share']:.1f} %, "
-              f"detector on {100 * r['detector_share']:.1f} % of frames ({r['detector_calls']} calls)")
-        print(f"end-to-end {r['fps']:.1f} frames/s"
-              + (f" = {r['fps'] / peer['fps']:.2f}x MediaPipe FaceMesh alone" if peer else ""))
-        for stage, ms in r["stage_median_ms"].items():
-            print(f"  {stage:<10} median {ms:7.2f} ms")
-        for sink in r["sinks"]:
-            if "median_latency_ms" in sink:
-                print(f"  capture→OSC sent median {sink['median_latency_ms']:.1f} ms ({sink.get('sent')} bundles, "
-                      f"{sink.get('send_errors')} errors) to {sink.get('target')}")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    ratios: dict[str, list[float]] = {model: [] for model in args.model}
+    for round_ in range(args.rounds):
+        if args.rounds > 1:
+            print(f"-- round {round_ + 1} of {args.rounds}")
+        peer = None
+        if args.peer:
+            peer = bench_face_mesh_alone(args.video, args.max_frames)
+            print(f"== MediaPipe FaceMesh alone: {peer['fps']:.1f} frames/s over {peer['frames']} frames, "
+                  f"with a face {100 * peer['face_share']:.1f} %")
+        for model in args.model:
+            try:
+                r = bench(args.video, model, args.osc, args.max_frames, True, not args.no_retarget, args.realtime,
+                          not args.no_eye_stage)
+            except UserError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            _report(r, peer)
+            if peer:
+                ratios[model].append(r["fps"] / peer["fps"])
+    if args.peer and args.rounds > 1:
+        for model, values in ratios.items():
+            print(f"== {model}: ratio to FaceMesh alone per round {', '.join(f'{v:.2f}' for v in values)}; "
+                  f"median {statistics.median(values):.2f}")
     return 0
 
 
