@@ -101,6 +101,8 @@ def eye_set(labels: Labels, idx: np.ndarray) -> EyeSet:
                 pts[7] = (pts[4] + pts[5]) / 2
                 w[6:] = 1.0
             rows.append((i, side == "right", pts, np.minimum(w, 1.0), ear[i, s]))
+    if not rows:
+        raise ValueError("no labelled eye at least 6 px wide in this split")
     image, mirror, points, weights, ears = zip(*rows)
     return EyeSet(np.array(image), np.array(mirror), np.stack(points).astype(np.float32),
                   np.stack(weights).astype(np.float32), np.array(ears, np.float32))
@@ -320,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; continue with --resume", file=sys.stderr)
         return 130
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class OccFaceBackend:
     """predict(frame, roi): crops the square around `roi`, runs the model, returns frame pixels.
 
     With `eye_stage` (default) and the eye stage's weights beside the face model's, each visible eye's
-    points are placed again from a crop around that eye (`eye_stage`).
+    lids are placed again from a crop around that eye (`eye_stage`).
     """
 
     name = "occface"
