@@ -126,11 +126,13 @@ def history_table(config: dict) -> str:
 
 
 def speed_table(bench: dict) -> str:
-    lines = ["| runtime | model median | model p90 | predict median |", "|---|---|---|---|"]
+    """`bench_model`'s JSON as a table; "predict" is the whole backend call (crop, face model, eye stage)."""
+    lines = ["| runtime | model median | model p90 | eye stage median | predict median |", "|---|---|---|---|---|"]
     for name, r in bench.items():
         if isinstance(r, dict) and "model_only" in r:
+            eyes = f"{r['eye_stage']['median_ms']:.2f}" if "eye_stage" in r else "—"
             lines.append(f"| {name} | {r['model_only']['median_ms']:.2f} | {r['model_only']['p90_ms']:.2f} "
-                         f"| {r['backend_predict']['median_ms']:.2f} |")
+                         f"| {eyes} | {r['backend_predict']['median_ms']:.2f} |")
     return "\n".join(lines)
 
 
