@@ -37,6 +37,7 @@ import numpy as np
 from app.session import SessionConfig, build_session
 from benchmarks.collect import CollectorStats
 from benchmarks.faces import face_frame, read_records, with_sensor_noise, write_json
+from occface_core.crop import apply_affine
 from occface_core.errors import UserError
 from occface_core.layout import IBUG68, interocular
 from retarget.arkit import ARKIT_NAMES
@@ -75,7 +76,7 @@ def make_clip(face, motion: str, path: Path, noise: float, seed: int) -> Clip:
         M = sway_transform(k, centre, motion)
         image = cv2.warpAffine(face.image, M, (w, h), flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128))
         writer.write(with_sensor_noise(image, rng, noise))
-        truth.append(face.points68 @ M[:, :2].T + M[:, 2])
+        truth.append(apply_affine(M, face.points68))
     writer.release()
     return Clip(path, np.array(truth), float(interocular(face.points68)))
 

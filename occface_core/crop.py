@@ -10,6 +10,11 @@ import numpy as np
 from .types import Box
 
 
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Points (..., 2) through a 2x3 affine matrix."""
+    return np.asarray(points, np.float64) @ matrix[:, :2].T + matrix[:, 2]
+
+
 @dataclass(frozen=True)
 class CropTransform:
     """Maps a square frame region, possibly turned (`box.angle_deg`), onto an upright size×size crop."""
@@ -29,9 +34,7 @@ class CropTransform:
         return np.column_stack([rot, shift])
 
     def to_frame(self, points: np.ndarray) -> np.ndarray:
-        p = np.asarray(points, dtype=np.float64)
-        inverse = cv2.invertAffineTransform(self.matrix())
-        return p @ inverse[:, :2].T + inverse[:, 2]
+        return apply_affine(cv2.invertAffineTransform(self.matrix()), points)
 
 
 def crop_square(frame: np.ndarray, box: Box, size: int) -> tuple[np.ndarray, CropTransform]:

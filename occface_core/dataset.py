@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .crop import apply_affine
 from .layout import IBUG68, MIRROR, NUM_POINTS, inner_mouth_from_inner_lips, interocular
 from .occluders import OccluderBank
 from .types import Box
@@ -190,10 +191,6 @@ def affine_for(box: Box, size: int, angle_deg: float = 0.0, flip: bool = False) 
     return M
 
 
-def transform_points(M: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return pts @ M[:, :2].T + M[:, 2]
-
-
 class FaceDataset(Dataset):
     """Yields dicts of tensors: image (3,S,S) float, points (100,2) crop px, weights, vis, vis_mask,
     occ_mask (S,S) uint8 (synthetic occluder), face (scalar 0/1), to_source (2,3) crop px -> labelled
@@ -273,7 +270,7 @@ class FaceDataset(Dataset):
                 box, angle = Box(cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2), angle + turn
         M = affine_for(box, S, angle, flip)
         crop = cv2.warpAffine(img, M, (S, S), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        p = transform_points(M, pts)
+        p = apply_affine(M, pts)
         order = MIRROR if flip else np.arange(NUM_POINTS)
         p, w, vis, vm = p[order], w[order], vis[order], vm[order]
         occ_mask = np.zeros((S, S), np.uint8)

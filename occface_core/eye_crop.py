@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .crop import apply_affine
+
 # The eight points of each eye in the network's order, that of the subject's left eye as seen in the
 # image: inner corner, upper-inner, upper-outer, outer corner, lower-outer, lower-inner, upper and lower
 # lid mid-points. The right eye's list names its mirror points, so a mirrored right eye reads the same.
@@ -71,10 +73,6 @@ def to_network_input(crops: list[np.ndarray]) -> np.ndarray:
     """BGR uint8 crops -> (B, 3, S, S) RGB float32 in [0, 1], the iris network's own input range."""
     x = np.stack(crops)[..., ::-1].astype(np.float32) / 255.0
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-
-def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return np.asarray(points, np.float64) @ matrix[:, :2].T + matrix[:, 2]
 
 
 def to_image(matrix: np.ndarray, crop_points: np.ndarray) -> np.ndarray:
