@@ -227,9 +227,9 @@ def train(args: argparse.Namespace) -> int:
 
     net = EyeNet(crop)
     if args.init is not None:     # fine-tune trained eye weights (their provenance goes into the config)
-        net.load_state_dict(load_eye_model(args.init).state_dict())
-        provenance = {"init": str(args.init), **torch.load(args.init, map_location="cpu", weights_only=False)["meta"]}
-        provenance.pop("history", None)
+        ckpt = torch.load(args.init, map_location="cpu", weights_only=True)
+        net.load_state_dict(ckpt["model"])
+        provenance = {"init": str(args.init), **{k: v for k, v in ckpt["meta"].items() if k != "history"}}
     else:
         iris, provenance = pretrained_iris()
         net.trunk.load_state_dict(iris.trunk.state_dict())

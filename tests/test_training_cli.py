@@ -154,6 +154,11 @@ def test_eye_training_writes_weights_the_backend_picks_up(tmp_path):
     config = json.loads((out / "occface_eyes_config.json").read_text())
     assert config["iris"]["file"].endswith("iris_landmark.tflite") and len(config["history"]) == 1
     assert config["onnx_max_abs_diff"] < 1e-3 and config["crop"]["input_size"] == 32
+    tuned = tmp_path / "eyes_tuned"                               # a fine-tune records what it started from
+    assert eye_train.main(["--data", str(data), "--out", str(tuned), "--epochs", "1", "--batch-size", "4",
+                           "--threads", "1", "--init", str(out / "occface_eyes.pt")]) == 0
+    chain = json.loads((tuned / "occface_eyes_config.json").read_text())["iris"]
+    assert chain["init"].endswith("occface_eyes.pt") and chain["iris"]["file"].endswith("iris_landmark.tflite")
     face = tmp_path / "model" / "occface.onnx"                    # the shipped face model, with these eyes beside it
     face.parent.mkdir()
     face.write_bytes((Path(__file__).resolve().parents[1] / "assets" / "occface.onnx").read_bytes())
