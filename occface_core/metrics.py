@@ -21,6 +21,9 @@ import numpy as np
 
 from .layout import interocular
 
+# A missed face scores this for every point, and no found face scores worse: on a profile (yaw past
+# 80 degrees) the inter-ocular distance is a few pixels, and one off point would otherwise weigh ten
+# missed faces, so a backend that finds such a face would score worse than one that gives up on it.
 FAILURE_NME = 1.0
 
 
@@ -152,11 +155,11 @@ def landmark_metrics(pred: list[np.ndarray | None], gt: np.ndarray, vis_gt: list
                 if (~v).any():
                     occ_e.append(FAILURE_NME)
             continue
-        per[i] = nme_per_image(p[None], gt[i:i + 1])[0]
+        per[i] = min(nme_per_image(p[None], gt[i:i + 1])[0], FAILURE_NME)
         if vis_gt[i] is not None:
             v = np.asarray(vis_gt[i]) > 0.5
-            ev = nme_per_image(p[None], gt[i:i + 1], v[None])[0]
-            eo = nme_per_image(p[None], gt[i:i + 1], ~v[None])[0]
+            ev = min(nme_per_image(p[None], gt[i:i + 1], v[None])[0], FAILURE_NME)
+            eo = min(nme_per_image(p[None], gt[i:i + 1], ~v[None])[0], FAILURE_NME)
             if np.isfinite(ev):
                 vis_e.append(ev)
             if np.isfinite(eo):
@@ -173,13 +176,16 @@ def landmark_metrics(pred: list[np.ndarray | None], gt: np.ndarray, vis_gt: list
 
 
 def visibility_metrics(vis_pred: list[np.ndarray | None], vis_gt: list[np.ndarray | None]) -> VisibilityMetrics | None:
-    """Over images that have both labels and a prediction; a no-face image has no visibility to score."""
+    """Over images that have both labels and a prediction; a no-face image has no visibility to score.
+    A NaN label marks a point whose visibility is unknown: it is left out."""
     ys, ss = [], []
     for p, g in zip(vis_pred, vis_gt):
         if p is None or g is None:
             continue
-        ys.append(np.asarray(g) <= 0.5)
-        ss.append(1.0 - np.asarray(p, np.float64))
+        g = np.asarray(g, np.float64)
+        known = np.isfinite(g)
+        ys.append(g[known] <= 0.5)
+        ss.append(1.0 - np.asarray(p, np.float64)[known])
     if not ys:
         return None
     y, s = np.concatenate(ys), np.concatenate(ss)

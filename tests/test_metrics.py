@@ -60,6 +60,17 @@ def test_no_face_counts_as_failure_and_visibility_metrics_use_occlusion_as_posit
     assert vm.roc_auc == pytest.approx(1.0) and vm.occ_ap == pytest.approx(1.0) and vm.f1_05 == pytest.approx(1.0)
 
 
+def test_a_found_face_never_scores_worse_than_a_missed_one():
+    # a profile's eye corners 4 px apart: a 20-px miss would be NME 5 without the cap
+    gt = _face()[None]
+    gt[0, 45] = gt[0, 36] + [4.0, 0.0]
+    vis = np.ones(68)
+    vis[:10] = 0
+    lm, per = metrics.landmark_metrics([gt[0] + [20.0, 0.0]], gt, [vis])
+    assert per[0] == metrics.FAILURE_NME and lm.nme_visible == metrics.FAILURE_NME
+    assert lm.nme_occluded == metrics.FAILURE_NME and lm.no_face == 0
+
+
 def test_ced_plot_writes_a_png(tmp_path):
     out = tmp_path / "ced.png"
     metrics.plot_ced({"a": np.array([0.01, 0.03, 0.2])}, out)

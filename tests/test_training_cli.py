@@ -117,6 +117,31 @@ def test_visibility_metrics_are_also_reported_per_source(tmp_path):
     assert result.visibility.points == 6 * 68
 
 
+def test_far_side_inner_points_of_a_300w_lp_face_turned_past_60_degrees_are_not_scored_for_visibility():
+    # 300W-LP's visible68 marks the jaw only: at 70 degrees the far eye says visible though it is hidden
+    # an occluded copy's record: five hidden jaw points, and an occluder painted over points 40-42
+    painted = np.zeros(68, int)
+    painted[40:43] = 1
+    visible = np.ones(68, int)
+    visible[:5] = 0
+    visible[40:43] = 0
+    turned = {"source": "300w_lp_afw", "visible68": visible.tolist(), "occluded68": painted.tolist(),
+              "pose_pitch_yaw_roll_deg": [0.0, -70.0, 0.0]}
+    labels = evaluate.visibility_labels(turned)
+    assert np.array_equal(labels[:17], visible[:17])                        # the jaw keeps its label
+    assert np.array_equal(np.flatnonzero(np.isfinite(labels[17:])) + 17, [40, 41, 42])   # painted over
+    assert np.all(labels[40:43] == 0)
+    frontal = dict(turned, pose_pitch_yaw_roll_deg=[0.0, 20.0, 0.0])
+    assert np.array_equal(evaluate.visibility_labels(frontal), visible)
+    assert evaluate.visibility_labels({"source": "helen"}) is None
+    # unknown labels are left out of the metrics, not counted as visible
+    pred = np.ones(68)
+    pred[visible == 0] = 0.0
+    pred[20] = 0.0          # the far brow called hidden: no label, no penalty
+    vm = visibility_metrics([pred], [labels])
+    assert vm.points == 17 + 3 and vm.occluded_points == 8 and vm.roc_auc == 1.0
+
+
 def test_resume_continues_the_run_where_it_stopped(tmp_path):
     data = _tiny_dataset(tmp_path / "data")
     run = ["--data", str(data), "--out", str(tmp_path / "r"), "--channels", "8", "--batch-size", "4",
