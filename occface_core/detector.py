@@ -26,12 +26,18 @@ class FaceDetector(Protocol):
 class BlazeFaceDetector:
     """BlazeFace, both models of the wheel by default: the short-range one first (faces within about
     2 m: a webcam user; it found a close frontal face at 0.90 where the full-range one found nothing
-    for 49 frames), then the full-range one when the first finds no face (people farther away)."""
+    for 49 frames), then the full-range one when the first finds no face (people farther away).
 
-    def __init__(self, min_score: float = 0.5, models: tuple[str, ...] = ("short", "full")):
+    When neither finds a face, the frame is tried once more inside a black border of `border` times
+    its longer side: a face that fills the frame (a user close to the camera, a tight crop) is larger
+    than the short-range model's anchors. On the occluded val copy's 224-px face crops this border
+    found 32 of the 47 faces that both models missed (turned faces behind an occluder, mostly)."""
+
+    def __init__(self, min_score: float = 0.5, models: tuple[str, ...] = ("short", "full"), border: float = 0.5):
         unknown = set(models) - {"short", "full"}
         if unknown or not models:
             raise ValueError(f"BlazeFace models are 'short' and 'full', not {sorted(unknown) or 'none'}")
+        self.border = border
         with quiet_native_stderr():
             import mediapipe as mp
 
@@ -46,7 +52,13 @@ class BlazeFaceDetector:
             detections = self._detections(detector.process(rgb), image.shape[:2])
             if detections:
                 return detections
-        return []
+        if self.border <= 0:
+            return []
+        pad = int(round(self.border * max(image.shape[:2])))
+        framed = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        detections = self._detections(self._detectors[0].process(framed), framed.shape[:2])
+        return [Detection(box=Box(d.box.x0 - pad, d.box.y0 - pad, d.box.x1 - pad, d.box.y1 - pad), score=d.score)
+                for d in detections]
 
     @staticmethod
     def _detections(result, shape: tuple[int, int]) -> list[Detection]:
