@@ -7,6 +7,7 @@ import time
 
 import cv2
 import numpy as np
+import pytest
 
 from app.recording import VideoRecorder
 from occface_core.types import Box
@@ -143,3 +144,44 @@ def test_run_callbacks_pause_between_frames_and_see_every_result():
     assert [r.frame_index for r in seen] == [0, 1, 2, 3] and summary.frames_processed == 4
     assert calls[:6] == [0, "frame 0", 1, 1, 1, "frame 1"]   # no frame was taken while paused
     assert calls[-1] == 4                                   # and once after the last frame
+
+
+class RecordingThreadSink(ListSink):
+    def __init__(self):
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def send(self, result: FaceResult) -> None:
+        self.threads.add(threading.current_thread().name)
+        super().send(result)
+
+
+def test_a_headless_run_finishes_each_frame_on_a_second_thread_in_order_before_the_sinks_close():
+    sink = RecordingThreadSink()
+    pipeline, seen = make_pipeline(sink), []
+    summary = pipeline.run(ListCapture(12), threading.Event(), on_result=seen.append)
+    assert [r.frame_index for r in sink.results] == list(range(12)) and sink.closed == 1
+    assert [r.frame_index for r in seen] == list(range(12))
+    assert sink.threads == {"pipeline-outputs"}
+    assert summary.frames_processed == 12 and summary.frames_with_face == 12
+    assert all(r.timings_ms["total"] >= r.timings_ms["landmarks"] for r in sink.results)
+
+
+def test_between_frame_hooks_keep_the_sinks_on_the_pipeline_thread():
+    sink = RecordingThreadSink()
+    make_pipeline(sink).run(ListCapture(3), threading.Event(), callbacks=RunCallbacks(between_frames=lambda: None))
+    assert sink.threads == {threading.current_thread().name} and len(sink.results) == 3
+
+
+class FailingStage:
+    def process(self, result: FaceResult) -> None:
+        if result.frame_index == 2:
+            raise ValueError("stage broke")
+
+
+def test_a_stage_that_raises_on_the_output_thread_stops_the_run_with_its_error_and_the_sinks_still_close():
+    sink = ListSink()
+    pipeline = Pipeline(FakeBackend(FACE), FakeDetector(FACE), stages=[FailingStage()], sinks=[sink])
+    with pytest.raises(ValueError, match="stage broke"):
+        pipeline.run(ListCapture(50), threading.Event())
+    assert sink.closed == 1 and [r.frame_index for r in sink.results] == [0, 1]

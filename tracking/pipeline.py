@@ -67,6 +67,11 @@ class PipelineOptions:
     tracker: TrackerOptions = TrackerOptions()
     smoother: SmootherOptions = SmootherOptions()
     smoothing: bool = True
+    # run(): the stages and sinks of one frame run on a second thread while the next frame is tracked.
+    # The model releases the GIL, so on two cores the retargeting and the outputs cost the tracking
+    # thread almost nothing. Only when run() is given no between-frame hooks: those may change the
+    # sinks and stages, which must then stay on one thread (the GUI's worker drives them).
+    overlap_outputs: bool = True
 
 
 @dataclass
@@ -153,6 +158,11 @@ class Pipeline:
 
     # -- one frame -------------------------------------------------------------------------------
     def process(self, frame: Frame) -> FaceResult:
+        """Track one frame and run its stages and sinks; returns the finished result."""
+        return self._finish(self._track(frame))
+
+    def _track(self, frame: Frame) -> FaceResult:
+        """The tracker and the smoother: what the next frame's region depends on."""
         t0 = time.perf_counter()
         step = self.tracker.process(frame.image)
         h, w = frame.image.shape[:2]
@@ -173,9 +183,15 @@ class Pipeline:
             result.timings_ms["smooth"] = (time.perf_counter() - t1) * 1000
         else:
             self.smoother.reset()
+        result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+        return result
+
+    def _finish(self, result: FaceResult) -> FaceResult:
+        """The stages (retargeting) and the sinks; `total` adds the stages' time to the tracking's."""
+        t0 = time.perf_counter()
         for stage in self.stages:
             stage.process(result)
-        result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+        result.timings_ms["total"] += (time.perf_counter() - t0) * 1000
 
         now = time.perf_counter()
         self._recent.append(now)
@@ -221,11 +237,15 @@ class Pipeline:
         hooks = callbacks or RunCallbacks(on_result=on_result)
         start = time.perf_counter()
         summary = RunSummary(source=capture.info.description, model=getattr(self.backend, "name", "?"))
+        interactive = hooks.between_frames is not None or hooks.paused is not None
+        outputs = None if interactive or not self.options.overlap_outputs else _OutputThread(self._finish, hooks)
         try:
-            self._loop(capture, stop, hooks)
+            self._loop(capture, stop, hooks, outputs)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
+            if outputs is not None:
+                outputs.close()   # every tracked frame reaches the sinks before they close
             summary.interrupted = summary.interrupted or stop.is_set()
             summary.wall_seconds = time.perf_counter() - start
             self.close_sinks()
@@ -233,9 +253,12 @@ class Pipeline:
         summary.frames_dropped = capture.frames_dropped
         summary.source_error = capture.read_error
         summary.source_warning = capture.read_warning
+        if outputs is not None:
+            outputs.raise_error()
         return self.fill_summary(summary)
 
-    def _loop(self, capture: CaptureThread, stop: threading.Event, hooks: RunCallbacks) -> None:
+    def _loop(self, capture: CaptureThread, stop: threading.Event, hooks: RunCallbacks,
+              outputs: _OutputThread | None = None) -> None:
         while not stop.is_set():
             if hooks.between_frames is not None:
                 hooks.between_frames()
@@ -252,6 +275,9 @@ class Pipeline:
                 hooks.before_process(frame)
                 if stop.is_set():
                     break
+            if outputs is not None:
+                outputs.put(self._track(frame))
+                continue
             result = self.process(frame)
             if hooks.on_result is not None:
                 hooks.on_result(result)
@@ -297,6 +323,44 @@ class Pipeline:
                 sink.close()
             except Exception as exc:
                 log.warning("closing %s failed: %s", type(sink).__name__, exc)
+
+
+class _OutputThread:
+    """Finishes tracked results (stages, sinks, the on_result hook) on its own thread, in frame order.
+    At most `depth` results wait, so a slow output slows the tracking instead of piling up frames.
+    An exception there stops the run: it is raised on the tracking thread at the next frame."""
+
+    def __init__(self, finish: Callable[[FaceResult], FaceResult], hooks: RunCallbacks, depth: int = 2):
+        self._finish = finish
+        self._on_result = hooks.on_result
+        self._queue: queue.Queue[FaceResult | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pipeline-outputs", daemon=True)
+        self._thread.start()
+
+    def put(self, result: FaceResult) -> None:
+        self.raise_error()
+        self._queue.put(result)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self) -> None:
+        while (result := self._queue.get()) is not None:
+            if self._error is not None:
+                continue   # drain: the tracking thread raises at its next frame
+            try:
+                finished = self._finish(result)
+                if self._on_result is not None:
+                    self._on_result(finished)
+            except Exception as exc:
+                self._error = exc
 
 
 def _sink_stats(sink: Sink) -> SinkStats:
