@@ -52,6 +52,23 @@ def test_no_face_means_the_detector_runs_every_frame_until_one_appears():
     assert tracker.process(FRAME).prediction is not None
 
 
+def test_after_ten_frames_without_a_face_the_detector_runs_on_every_third_frame_until_one_is_found():
+    backend, detector = FakeBackend(FACE), FakeDetector(None)
+    tracker = FaceTracker(backend, detector, TrackerOptions(misses_before_backoff=10, detect_every=3))
+    ran = []
+    for _ in range(19):
+        before = detector.calls
+        assert tracker.process(FRAME).prediction is None
+        ran.append(detector.calls > before)
+    assert ran == [True] * 11 + [False, False, True] * 2 + [False, False]
+    detector.box = FACE
+    assert tracker.process(FRAME).prediction is not None   # back on a detector frame (the 20th)
+    calls = detector.calls
+    detector.box = None
+    tracker.reset()                                        # lost again: the detector runs at once
+    assert tracker.process(FRAME).prediction is None and detector.calls == calls + 1
+
+
 def test_a_face_whose_centre_leaves_the_frame_is_lost():
     off = Box(700, 100, 820, 240)  # to the right of a 640-wide frame
     backend, detector = FakeBackend(off), FakeDetector(off)
@@ -166,6 +183,38 @@ def test_blazeface_falls_back_to_the_full_range_model_for_a_face_the_short_range
         both.close()
     with pytest.raises(ValueError, match="short"):
         BlazeFaceDetector(models=("medium",))
+
+
+def test_blazeface_tries_the_frame_inside_a_black_border_when_both_models_miss_and_maps_the_box_back():
+    from types import SimpleNamespace
+
+    from occface_core.detector import BlazeFaceDetector
+
+    class Graph:   # stands in for a BlazeFace graph that finds a face only at the smaller scale
+        def __init__(self):
+            self.sizes = []
+
+        def process(self, rgb):
+            h, w = rgb.shape[:2]
+            self.sizes.append((w, h))
+            if (w, h) == (640, 480):
+                return SimpleNamespace(detections=None)
+            # the border is half the longer side: 320 px each way
+            rel = SimpleNamespace(xmin=(320 + 100) / w, ymin=(320 + 50) / h, width=300 / w, height=320 / h)
+            return SimpleNamespace(detections=[SimpleNamespace(
+                location_data=SimpleNamespace(relative_bounding_box=rel), score=[0.8])])
+
+    detector = BlazeFaceDetector(models=("short",))
+    detector.close()
+    short, full = Graph(), Graph()
+    detector._detectors = [short, full]
+    found = detector.detect(np.zeros((480, 640, 3), np.uint8))
+    assert short.sizes == [(640, 480), (1280, 1120)] and full.sizes == [(640, 480)]   # the short model, framed
+    assert len(found) == 1 and found[0].score == pytest.approx(0.8)
+    box = found[0].box
+    assert (box.x0, box.y0, box.x1, box.y1) == pytest.approx((100, 50, 400, 370), abs=1e-6)
+    detector.border = 0
+    assert detector.detect(np.zeros((480, 640, 3), np.uint8)) == []
 
 
 def test_a_moving_face_is_cropped_ahead_where_it_will_be():
