@@ -126,3 +126,19 @@ def test_corrupt_or_unconfigured_eye_weights_give_a_clear_error(tmp_path):
     bad.with_name("occface_eyes_config.json").write_text(json.dumps({"crop": CFG.to_dict()}))
     with pytest.raises(BackendError, match="eye stage"):
         EyeStage(bad)
+
+
+def test_the_shipped_backend_predicts_in_two_steps_the_tracker_needs_only_the_first():
+    from occface_core.backends import RefiningBackend, create_backend
+    from occface_core.types import Box
+
+    frame = np.random.default_rng(1).integers(0, 255, (360, 480, 3), dtype=np.uint8)
+    roi = Box(150, 90, 330, 270)
+    with_eyes, without = create_backend("occface"), create_backend("occface", eye_stage=False)
+    assert isinstance(with_eyes, RefiningBackend) and with_eyes.refines and not without.refines
+    located = with_eyes.locate(frame, roi)
+    whole = with_eyes.predict(frame, roi)
+    refined = with_eyes.refine(frame, located)
+    assert np.array_equal(whole.points, refined.points) and np.array_equal(whole.visibility, located.visibility)
+    assert np.array_equal(located.points, without.predict(frame, roi).points)   # the face model alone
+    assert without.refine(frame, located) is located

@@ -2,6 +2,7 @@
 outputs come and go through add_sink/remove_sink; the video recorder writes a playable annotated file."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -185,3 +186,47 @@ def test_a_stage_that_raises_on_the_output_thread_stops_the_run_with_its_error_a
     with pytest.raises(ValueError, match="stage broke"):
         pipeline.run(ListCapture(50), threading.Event())
     assert sink.closed == 1 and [r.frame_index for r in sink.results] == [0, 1]
+
+
+class RefiningFake(FakeBackend):
+    """A two-step backend: `refine` moves point 40 (a lid) down 3 px and notes its thread."""
+
+    refines = True
+
+    def __init__(self, face_box):
+        super().__init__(face_box)
+        self.refine_threads: set[str] = set()
+
+    def locate(self, frame, roi):
+        return FakeBackend.predict(self, frame, roi)
+
+    def refine(self, frame, prediction):
+        self.refine_threads.add(threading.current_thread().name)
+        points = prediction.points.copy()
+        points[40, 1] += 3.0
+        return dataclasses.replace(prediction, points=points)
+
+    def predict(self, frame, roi):
+        return self.refine(frame, self.locate(frame, roi))
+
+
+def test_a_refining_backend_is_tracked_on_its_first_step_and_refined_beside_the_next_frame():
+    sequential, overlapped = ListSink(), ListSink()
+    backend = RefiningFake(FACE)
+    pipeline = Pipeline(backend, FakeDetector(FACE), sinks=[sequential])
+    for frame in frames(6):
+        pipeline.process(frame)
+    assert backend.refine_threads == {threading.current_thread().name}
+    first_step = FakeBackend(FACE).predict(None, FACE).points
+    for r in sequential.results:
+        assert r.raw_points[40, 1] == pytest.approx(first_step[40, 1] + 3.0)   # outputs see the refined lid
+        assert r.points[40, 1] == pytest.approx(first_step[40, 1] + 3.0)
+    # the region follows the first step's points only: the same regions as a backend without a second step
+    plain = Pipeline(FakeBackend(FACE), FakeDetector(FACE))
+    plain_rois = [plain.process(frame).roi for frame in frames(6)]
+    assert [r.roi for r in sequential.results] == plain_rois
+    backend = RefiningFake(FACE)
+    Pipeline(backend, FakeDetector(FACE), sinks=[overlapped]).run(ListCapture(6), threading.Event())
+    assert backend.refine_threads == {"pipeline-outputs"}
+    for a, b in zip(sequential.results, overlapped.results, strict=True):
+        assert a.roi == b.roi and np.array_equal(a.points, b.points) and np.array_equal(a.raw_points, b.raw_points)

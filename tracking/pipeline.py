@@ -16,8 +16,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from occface_core.backends import LandmarkBackend
+import numpy as np
+
+from occface_core.backends import LandmarkBackend, RefiningBackend
 from occface_core.detector import FaceDetector
+from occface_core.types import Box, LandmarkPrediction
 
 from .capture import CaptureThread
 from .smoother import LandmarkKalmanSmoother, SmootherOptions
@@ -67,10 +70,10 @@ class PipelineOptions:
     tracker: TrackerOptions = TrackerOptions()
     smoother: SmootherOptions = SmootherOptions()
     smoothing: bool = True
-    # run(): the stages and sinks of one frame run on a second thread while the next frame is tracked.
-    # The model releases the GIL, so on two cores the retargeting and the outputs cost the tracking
-    # thread almost nothing. Only when run() is given no between-frame hooks: those may change the
-    # sinks and stages, which must then stay on one thread (the GUI's worker drives them).
+    # run(): a frame's refinement (the eye stage), output smoothing, stages and sinks run on a second
+    # thread while the next frame is tracked. The models release the GIL, so on two cores that work
+    # costs the tracking thread almost nothing. Only when run() is given no between-frame hooks: those
+    # may change the sinks and stages, which must then stay on one thread (the GUI's worker drives them).
     overlap_outputs: bool = True
 
 
@@ -144,8 +147,14 @@ class Pipeline:
         self.options = options or PipelineOptions()
         self.backend = backend
         self.detector = detector
-        self.tracker = FaceTracker(backend, detector, self.options.tracker)
-        self.smoother = LandmarkKalmanSmoother(self.options.smoother)
+        # A backend with a second step (OccFace's eye stage) is tracked on its first step alone: the
+        # region follows that step's points through their own smoother, so the second step and the
+        # output's smoothing can run beside the next frame (`overlap_outputs`). The region then moves
+        # as it did before the eye stage existed; the outputs see the refined points.
+        self.refiner = backend if isinstance(backend, RefiningBackend) and backend.refines else None
+        self.tracker = FaceTracker(_Locating(backend) if self.refiner else backend, detector, self.options.tracker)
+        self.smoother = LandmarkKalmanSmoother(self.options.smoother)   # the output's points
+        self.region_smoother = LandmarkKalmanSmoother(self.options.smoother) if self.refiner else None
         self.stages: list[Stage] = list(stages or [])
         self.sinks: list[Sink] = list(sinks or [])
         self._sinks_closed = False
@@ -161,34 +170,41 @@ class Pipeline:
         """Track one frame and run its stages and sinks; returns the finished result."""
         return self._finish(self._track(frame))
 
-    def _track(self, frame: Frame) -> FaceResult:
-        """The tracker and the smoother: what the next frame's region depends on."""
+    def _track(self, frame: Frame) -> _Tracked:
+        """The tracker and the smoothing its next region follows: all the next frame depends on."""
         t0 = time.perf_counter()
         step = self.tracker.process(frame.image)
         h, w = frame.image.shape[:2]
         result = FaceResult(frame_index=frame.index, timestamp=frame.timestamp, captured_at=frame.captured_at,
                             frame_size=(w, h), has_face=step.prediction is not None, detected=step.detected,
                             roi=step.roi, timings_ms=dict(step.timings_ms), image=frame.image)
-        if step.prediction is not None:
-            pred = step.prediction
-            result.raw_points = pred.points
-            result.visibility = pred.visibility
-            result.face_score = pred.face_score
-            t1 = time.perf_counter()
-            if step.new_track:
-                self.smoother.reset()
-            result.points = (self.smoother.update(pred.points, pred.visibility, frame.timestamp)
-                             if self.options.smoothing else pred.points)
-            self.tracker.follow(result.points)
-            result.timings_ms["smooth"] = (time.perf_counter() - t1) * 1000
+        region_smoother = self.region_smoother or self.smoother
+        if step.prediction is None:
+            region_smoother.reset()
         else:
-            self.smoother.reset()
+            t1 = time.perf_counter()
+            points = self._smooth(region_smoother, step.prediction, step.new_track, frame.timestamp)
+            self.tracker.follow(points)
+            if self.refiner is None:
+                self._fill(result, step.prediction, points)
+            result.timings_ms["region" if self.refiner else "smooth"] = (time.perf_counter() - t1) * 1000
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
-        return result
+        return _Tracked(result, step.prediction, step.new_track)
 
-    def _finish(self, result: FaceResult) -> FaceResult:
-        """The stages (retargeting) and the sinks; `total` adds the stages' time to the tracking's."""
-        t0 = time.perf_counter()
+    def _finish(self, tracked: _Tracked) -> FaceResult:
+        """The refinement and the output's smoothing (a refining backend only), then the stages
+        (retargeting) and the sinks; `total` adds this time to the tracking's."""
+        result, t0 = tracked.result, time.perf_counter()
+        if self.refiner is not None:
+            if tracked.prediction is None:
+                self.smoother.reset()
+            else:
+                refined = self.refiner.refine(result.image, tracked.prediction)
+                t1 = time.perf_counter()
+                result.timings_ms["refine"] = (t1 - t0) * 1000
+                points = self._smooth(self.smoother, refined, tracked.new_track, result.timestamp)
+                self._fill(result, refined, points)
+                result.timings_ms["smooth"] = (time.perf_counter() - t1) * 1000
         for stage in self.stages:
             stage.process(result)
         result.timings_ms["total"] += (time.perf_counter() - t0) * 1000
@@ -200,6 +216,20 @@ class Pipeline:
         self._deliver(result)
         self._record(result)
         return result
+
+    def _smooth(self, smoother: LandmarkKalmanSmoother, prediction: LandmarkPrediction, new_track: bool,
+                timestamp: float) -> np.ndarray:
+        if new_track:
+            smoother.reset()
+        if not self.options.smoothing:
+            return prediction.points
+        return smoother.update(prediction.points, prediction.visibility, timestamp)
+
+    @staticmethod
+    def _fill(result: FaceResult, prediction: LandmarkPrediction, points: np.ndarray) -> None:
+        result.raw_points, result.visibility, result.face_score = (prediction.points, prediction.visibility,
+                                                                   prediction.face_score)
+        result.points = points
 
     # -- outputs ---------------------------------------------------------------------------------
     def add_sink(self, sink: Sink) -> None:
@@ -325,22 +355,46 @@ class Pipeline:
                 log.warning("closing %s failed: %s", type(sink).__name__, exc)
 
 
+@dataclass
+class _Tracked:
+    """A frame between tracking and finishing: its result so far and the tracker's prediction, which
+    a refining backend's second step still has to refine."""
+
+    result: FaceResult
+    prediction: LandmarkPrediction | None
+    new_track: bool
+
+
+class _Locating:
+    """A refining backend as the tracker sees it: `predict` is the first step alone."""
+
+    def __init__(self, backend: RefiningBackend):
+        self._backend = backend
+        self.name = backend.name
+
+    def predict(self, frame: np.ndarray, roi: Box) -> LandmarkPrediction:
+        return self._backend.locate(frame, roi)
+
+    def close(self) -> None:
+        """The pipeline's owner closes the backend itself."""
+
+
 class _OutputThread:
     """Finishes tracked results (stages, sinks, the on_result hook) on its own thread, in frame order.
     At most `depth` results wait, so a slow output slows the tracking instead of piling up frames.
     An exception there stops the run: it is raised on the tracking thread at the next frame."""
 
-    def __init__(self, finish: Callable[[FaceResult], FaceResult], hooks: RunCallbacks, depth: int = 2):
+    def __init__(self, finish: Callable[[_Tracked], FaceResult], hooks: RunCallbacks, depth: int = 2):
         self._finish = finish
         self._on_result = hooks.on_result
-        self._queue: queue.Queue[FaceResult | None] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[_Tracked | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pipeline-outputs", daemon=True)
         self._thread.start()
 
-    def put(self, result: FaceResult) -> None:
+    def put(self, tracked: _Tracked) -> None:
         self.raise_error()
-        self._queue.put(result)
+        self._queue.put(tracked)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -352,11 +406,11 @@ class _OutputThread:
             raise error
 
     def _run(self) -> None:
-        while (result := self._queue.get()) is not None:
+        while (tracked := self._queue.get()) is not None:
             if self._error is not None:
                 continue   # drain: the tracking thread raises at its next frame
             try:
-                finished = self._finish(result)
+                finished = self._finish(tracked)
                 if self._on_result is not None:
                     self._on_result(finished)
             except Exception as exc:

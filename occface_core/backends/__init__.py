@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,6 +30,20 @@ class LandmarkBackend(Protocol):
     def predict(self, frame: np.ndarray, roi: Box) -> LandmarkPrediction: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class RefiningBackend(LandmarkBackend, Protocol):
+    """A backend whose prediction has a second step that needs only the frame and the first step's
+    points (OccFace's eye stage): `predict` is `refine(frame, locate(frame, roi))`. The tracker needs
+    only `locate`, so the pipeline runs `refine` beside the next frame's tracking. `refines` is False
+    when there is no second step (the eye stage is off or its weights are missing)."""
+
+    refines: bool
+
+    def locate(self, frame: np.ndarray, roi: Box) -> LandmarkPrediction: ...
+
+    def refine(self, frame: np.ndarray, prediction: LandmarkPrediction) -> LandmarkPrediction: ...
 
 
 class ModelName(StrEnum):

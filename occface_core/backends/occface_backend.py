@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -123,13 +124,27 @@ class OccFaceBackend:
         x = crop.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0
         return np.ascontiguousarray(x), transform
 
+    @property
+    def refines(self) -> bool:
+        """Whether `refine` does anything: the eye stage is loaded."""
+        return self.eyes is not None
+
     def predict(self, frame: np.ndarray, roi: Box) -> LandmarkPrediction:
+        return self.refine(frame, self.locate(frame, roi))
+
+    def locate(self, frame: np.ndarray, roi: Box) -> LandmarkPrediction:
+        """The face model alone: all 100 points, visibility and the face score."""
         x, transform = self.preprocess(frame, roi)
         pts, vis, score = self.runner(x)
         points = transform.to_frame(pts[0]).astype(np.float32)
-        if self.eyes is not None:
-            points = self.eyes.refine(frame, points, vis[0]).astype(np.float32)
         return LandmarkPrediction(points, vis[0].astype(np.float32), float(np.reshape(score, -1)[0]))
+
+    def refine(self, frame: np.ndarray, prediction: LandmarkPrediction) -> LandmarkPrediction:
+        """The eye stage's lids in place of the face model's; unchanged without an eye stage."""
+        if self.eyes is None:
+            return prediction
+        points = self.eyes.refine(frame, prediction.points, prediction.visibility).astype(np.float32)
+        return replace(prediction, points=points)
 
     def close(self) -> None:
         self.runner = None
