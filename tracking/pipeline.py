@@ -381,10 +381,11 @@ class _Locating:
 
 class _OutputThread:
     """Finishes tracked results (stages, sinks, the on_result hook) on its own thread, in frame order.
-    At most `depth` results wait, so a slow output slows the tracking instead of piling up frames.
+    At most `depth` results wait, so a slow output slows the tracking instead of piling up frames:
+    on a machine that cannot keep up, each waiting frame is a frame of latency.
     An exception there stops the run: it is raised on the tracking thread at the next frame."""
 
-    def __init__(self, finish: Callable[[_Tracked], FaceResult], hooks: RunCallbacks, depth: int = 2):
+    def __init__(self, finish: Callable[[_Tracked], FaceResult], hooks: RunCallbacks, depth: int = 1):
         self._finish = finish
         self._on_result = hooks.on_result
         self._queue: queue.Queue[_Tracked | None] = queue.Queue(maxsize=depth)

@@ -34,6 +34,10 @@ from occface_core.layout import GROUPS, NUM_POINTS
 
 # The features an expression moves together, each gated on its own (see the module docstring).
 FEATURES = tuple(np.array(idx) for idx in GROUPS.values())
+# (features, points): 1 where a point belongs to a feature, for all features' means in one product
+_MEMBERSHIP = np.zeros((len(FEATURES), NUM_POINTS))
+for _row, _idx in enumerate(FEATURES):
+    _MEMBERSHIP[_row, _idx] = 1.0
 
 
 @dataclass(frozen=True)
@@ -192,10 +196,10 @@ class LandmarkKalmanSmoother:
         mean_nis = float(nis[visible].mean())
         face = min(mean_nis / o.innovation_gate, o.max_inflation) ** 2 if mean_nis > o.innovation_gate else 1.0
         if len(nis) == NUM_POINTS:
-            for idx in FEATURES:
-                seen = idx[visible[idx]]
-                if len(seen) >= 3 and float(nis[seen].mean()) > o.feature_gate:
-                    moved[idx] = True
+            seen = _MEMBERSHIP * visible                  # each feature's visible points
+            counts = seen.sum(axis=1)
+            gated = (counts >= 3) & (seen @ nis > o.feature_gate * counts)
+            moved = _MEMBERSHIP[gated].any(axis=0)
         return face, moved
 
     def _head_speed(self, velocity: np.ndarray, visible: np.ndarray) -> float:
@@ -224,11 +228,17 @@ class LandmarkKalmanSmoother:
         if not update_velocity:
             K[:, 1] = 0.0
         self.x[sel] = x + y[:, :, None] * K[:, None, :]
-        KH = np.zeros_like(P)
-        KH[:, :, 0] = K
-        I_KH = np.eye(2) - KH
-        # Joseph form, as filterpy uses, keeps P symmetric and positive.
-        self.P[sel] = I_KH @ P @ I_KH.transpose(0, 2, 1) + (K[:, :, None] * K[:, None, :]) * R[:, None, None]
+        # Joseph form, as filterpy uses, keeps P symmetric and positive: (I - K H) P (I - K H)ᵀ + K R Kᵀ,
+        # written out for 2x2 blocks, where a batched matmul of tiny matrices costs more than the maths.
+        a, b = 1.0 - K[:, 0], -K[:, 1]                      # I - K H = [[a, 0], [b, 1]]
+        p00, p01, p10, p11 = P[:, 0, 0], P[:, 0, 1], P[:, 1, 0], P[:, 1, 1]
+        lower = b * p00 + p10                               # row 2 of (I - K H) P, first column
+        new = np.empty_like(P)
+        new[:, 0, 0] = a * a * p00 + K[:, 0] ** 2 * R
+        new[:, 0, 1] = a * (p00 * b + p01) + K[:, 0] * K[:, 1] * R
+        new[:, 1, 0] = lower * a + K[:, 0] * K[:, 1] * R
+        new[:, 1, 1] = lower * b + b * p01 + p11 + K[:, 1] ** 2 * R
+        self.P[sel] = new
 
     def _start(self, z: np.ndarray, face_size: float, timestamp: float | None) -> np.ndarray:
         n = len(z)
