@@ -340,8 +340,11 @@ class Pipeline:
     def stage_medians(self, recent: int | None = None) -> dict[str, float]:
         """Median ms per stage over the last `recent` (default TIMING_WINDOW) frames that ran the stage
         ('detect' only runs on some)."""
-        return {name: statistics.median(list(values)[-recent:] if recent else values)
-                for name, values in self._timings.items() if values}
+        medians = {name: statistics.median(list(values)[-recent:] if recent else values)
+                   for name, values in self._timings.items() if values}
+        if "total" in medians:   # the sum of the others reads best last
+            medians["total"] = medians.pop("total")
+        return medians
 
     def close_sinks(self) -> None:
         """Close every sink once: run() closes them when it ends and Session.close() again on the way out."""
