@@ -21,7 +21,7 @@ from .worker import Snapshot, WorkerState
 OVERLAYS = (("points", "Landmarks", True, ("points",)), ("roi", "ROI && state", True, ("roi", "status")),
             ("head_axes", "Head axes", True, ("head_axes",)), ("contours", "Contours", True, ("contours",)),
             ("blendshapes", "Shape bars", False, ("blendshapes",)))
-STAGE_ORDER = ("detect", "landmarks", "smooth", "retarget", "total")
+STAGE_ORDER = ("detect", "landmarks", "region", "refine", "smooth", "retarget", "total")   # region, refine: with an eye stage
 
 
 def default_record_folder() -> Path:
