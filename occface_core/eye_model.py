@@ -24,12 +24,15 @@ HEAD_CHANNELS = 32
 
 
 class EyeNet(nn.Module):
-    def __init__(self, cfg: EyeCropConfig = EyeCropConfig()):
+    """`trunk_blocks`: how many of the iris trunk's ten blocks to keep (five: 8x8 cells at 32 px, and
+    0.46 against 0.74 ms for both eyes in onnxruntime)."""
+
+    def __init__(self, cfg: EyeCropConfig = EyeCropConfig(), trunk_blocks: int = 10):
         super().__init__()
         self.cfg = cfg
-        self.trunk = IrisTrunk()
-        cells = cfg.input_size // 8
-        self.reduce = nn.Sequential(nn.Conv2d(128, HEAD_CHANNELS, 1), nn.PReLU(HEAD_CHANNELS))
+        self.trunk = IrisTrunk(trunk_blocks)
+        cells = cfg.input_size // self.trunk.stride
+        self.reduce = nn.Sequential(nn.Conv2d(self.trunk.channels, HEAD_CHANNELS, 1), nn.PReLU(HEAD_CHANNELS))
         self.regress = nn.Linear(HEAD_CHANNELS * cells * cells, EYE_POINTS * 2)
         with torch.no_grad():
             self.regress.weight.mul_(0.1)
@@ -51,11 +54,12 @@ def mean_eye(cfg: EyeCropConfig) -> np.ndarray:
 
 def save_eye_model(net: EyeNet, path: Path, meta: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": net.state_dict(), "crop": net.cfg.to_dict(), "meta": meta}, path)
+    torch.save({"model": net.state_dict(), "crop": net.cfg.to_dict(), "trunk_blocks": len(net.trunk.blocks),
+                "meta": meta}, path)
 
 
 def load_eye_model(path: Path) -> EyeNet:
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    net = EyeNet(EyeCropConfig(**ckpt["crop"]))
+    net = EyeNet(EyeCropConfig(**ckpt["crop"]), ckpt.get("trunk_blocks", 10))
     net.load_state_dict(ckpt["model"])
     return net.eval()

@@ -67,6 +67,7 @@ class EyeTrainConfig:
     grey: float = 0.1
     noise_max: float = 4.0
     seed: int = 0
+    trunk_blocks: int = 10          # of the iris trunk's ten (five: a third less time for the stage)
 
 
 @dataclass
@@ -186,6 +187,15 @@ def load_images(root: Path, names: list[str], wanted: np.ndarray) -> list[np.nda
     return images
 
 
+def load_matching(net: torch.nn.Module, state: dict) -> list[str]:
+    """Load the tensors of `state` that `net` has with the same shape; returns the names of the net's
+    tensors left as they were (a shallower trunk takes the first blocks and leaves its head new)."""
+    own = net.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    net.load_state_dict(usable, strict=False)
+    return sorted(k for k in own if k not in usable)
+
+
 def export_eye_onnx(net: EyeNet, out: Path) -> float:
     """Write the ONNX file; returns the largest difference from PyTorch on random crops."""
     import onnxruntime as ort
@@ -203,7 +213,7 @@ def export_eye_onnx(net: EyeNet, out: Path) -> float:
 
 def train(args: argparse.Namespace) -> int:
     cfg = EyeTrainConfig(batch_size=args.batch_size, lr=args.lr, seed=args.seed, shut_weight=args.shut_weight,
-                         corner_jitter=args.corner_jitter)
+                         corner_jitter=args.corner_jitter, trunk_blocks=args.trunk_blocks)
     crop = EyeCropConfig(input_size=args.input_size, crop_scale=args.crop_scale)
     torch.set_num_threads(args.threads)
     torch.manual_seed(cfg.seed)
@@ -225,14 +235,16 @@ def train(args: argparse.Namespace) -> int:
     log.info("train eyes %d (%d near-shut), val eyes %d", len(train_eyes), int((train_eyes.ear < SHUT_EAR).sum()),
              len(val_eyes))
 
-    net = EyeNet(crop)
+    net = EyeNet(crop, cfg.trunk_blocks)
     if args.init is not None:     # fine-tune trained eye weights (their provenance goes into the config)
         ckpt = torch.load(args.init, map_location="cpu", weights_only=True)
-        net.load_state_dict(ckpt["model"])
+        skipped = load_matching(net, ckpt["model"])
+        if skipped:
+            log.info("--init: %s start afresh (a different trunk depth)", ", ".join(skipped))
         provenance = {"init": str(args.init), **{k: v for k, v in ckpt["meta"].items() if k != "history"}}
     else:
         iris, provenance = pretrained_iris()
-        net.trunk.load_state_dict(iris.trunk.state_dict())
+        load_matching(net.trunk, iris.trunk.state_dict())
     trunk = list(net.trunk.parameters())
     head = [q for n, q in net.named_parameters() if not n.startswith("trunk.")]
     opt = torch.optim.AdamW([{"params": head, "lr_scale": 1.0}, {"params": trunk, "lr_scale": cfg.trunk_lr_scale}],
@@ -303,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--init", type=Path, default=None, help="fine-tune: start from these eye weights (.pt)")
+    p.add_argument("--trunk-blocks", type=int, default=10, choices=range(1, 11), metavar="1..10",
+                   help="iris trunk blocks to keep (fewer: faster, with --init the first ones are taken)")
     return p
 
 

@@ -13,6 +13,7 @@ happens at training time only: the shipped ONNX file carries the trained weights
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -86,13 +87,19 @@ def _load_blocks(blocks: nn.ModuleList, spec, weights: dict[str, np.ndarray]) ->
 
 
 class IrisTrunk(nn.Module):
-    """Stem (3x3 stride 2, 64 channels) and the shared trunk: (B, 3, 64, 64) RGB in [0, 1] -> (B, 128, 8, 8)."""
+    """Stem (3x3 stride 2, 64 channels) and the shared trunk: (B, 3, 64, 64) RGB in [0, 1] -> (B, 128, 8, 8).
+    `blocks` keeps only the first blocks (a cheaper eye stage): `channels` and `stride` say what comes out."""
 
-    def __init__(self):
+    def __init__(self, blocks: int = len(TRUNK_BLOCKS)):
         super().__init__()
+        if not 1 <= blocks <= len(TRUNK_BLOCKS):
+            raise ValueError(f"the iris trunk has 1 to {len(TRUNK_BLOCKS)} blocks, not {blocks}")
+        self.spec = TRUNK_BLOCKS[:blocks]
         self.stem = nn.Conv2d(3, 64, 3, 2)
         self.stem_act = nn.PReLU(64)
-        self.blocks = _blocks(TRUNK_BLOCKS)
+        self.blocks = _blocks(self.spec)
+        self.channels = self.spec[-1][1]
+        self.stride = 2 * math.prod(stride for _, _, stride, _, _ in self.spec)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem_act(self.stem(_same_pad_stride2(x)))
@@ -103,7 +110,7 @@ class IrisTrunk(nn.Module):
     def load_tflite(self, weights: dict[str, np.ndarray]) -> None:
         load_conv(self.stem, weights, "conv2d")
         load_prelu(self.stem_act, weights, "p_re_lu")
-        _load_blocks(self.blocks, TRUNK_BLOCKS, weights)
+        _load_blocks(self.blocks, self.spec, weights)
 
 
 class IrisNet(nn.Module):

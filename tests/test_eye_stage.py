@@ -77,6 +77,27 @@ def test_the_network_starts_at_the_mean_eye_and_a_few_steps_fit_a_batch():
     assert float(loss) < 0.5 * first
 
 
+def test_a_shallower_trunk_keeps_the_first_blocks_of_a_deeper_one_and_its_depth_survives_saving(tmp_path):
+    from occface_core.eye_model import load_eye_model, save_eye_model
+    from occface_core.eye_train import load_matching
+
+    torch.manual_seed(0)
+    deep, shallow = EyeNet(CFG), EyeNet(CFG, trunk_blocks=5)
+    assert (shallow.trunk.stride, shallow.trunk.channels) == (4, 128) and len(shallow.trunk.blocks) == 5
+    assert shallow(torch.rand(2, 3, CFG.input_size, CFG.input_size)).shape == (2, 8, 2)
+    left = load_matching(shallow, deep.state_dict())
+    assert left == ["regress.weight"]                     # 8x8 cells instead of 4x4: the one new tensor
+    for a, b in zip(shallow.trunk.blocks, deep.trunk.blocks):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    save_eye_model(shallow, tmp_path / "eyes.pt", {"command": "test"})
+    again = load_eye_model(tmp_path / "eyes.pt")
+    assert len(again.trunk.blocks) == 5
+    x = torch.rand(1, 3, CFG.input_size, CFG.input_size)
+    assert torch.equal(again(x), shallow.eval()(x))
+    with pytest.raises(ValueError, match="1 to 10"):
+        EyeNet(CFG, trunk_blocks=11)
+
+
 def test_a_shut_eye_takes_its_lid_mid_points_from_the_ibug_lids_not_the_teacher():
     shut, open_ = _face(shut=True), _face()
     for p in (shut, open_):
