@@ -244,7 +244,8 @@ def train(args: argparse.Namespace) -> int:
         provenance = {"init": str(args.init), **{k: v for k, v in ckpt["meta"].items() if k != "history"}}
     else:
         iris, provenance = pretrained_iris()
-        load_matching(net.trunk, iris.trunk.state_dict())
+        own = net.trunk.state_dict()    # a shallower trunk is the first blocks; the load stays strict
+        net.trunk.load_state_dict({k: v for k, v in iris.trunk.state_dict().items() if k in own})
     trunk = list(net.trunk.parameters())
     head = [q for n, q in net.named_parameters() if not n.startswith("trunk.")]
     opt = torch.optim.AdamW([{"params": head, "lr_scale": 1.0}, {"params": trunk, "lr_scale": cfg.trunk_lr_scale}],
