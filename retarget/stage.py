@@ -62,7 +62,8 @@ class RetargetOptions:
     calibration_path: the user's neutral-face file: loaded at start when it exists (a bad file raises
     CalibrationError), written after each new calibration.
     neutral_now_frames: frames that calibrate_neutral() collects (median, so a blink does not count).
-    eye_follow_yaw_deg: beyond this |yaw| the far eye is self-occluded and copies the near one."""
+    eye_follow_yaw_deg: beyond this |yaw| the far eye is self-occluded and copies the near one (nearer
+    frontal, an eye copies the other only while it is the one flagged hidden)."""
 
     focal_length_px: float | None = None
     mirror: bool = False
@@ -257,12 +258,19 @@ class RetargetStage:
         return measured
 
     def _eyes_follow(self, measured: dict[str, float], occluded: set[str], yaw: float):
-        """At large yaw the far eye is hidden behind the nose: copy the near eye (blinks are bilateral)
-        instead of holding. Yaw > 0 turns toward the subject's left, so the left eye is then the far one."""
-        far, near = ("left", "right") if yaw > 0 else ("right", "left")
-        beyond = abs(yaw) >= self.options.eye_follow_yaw_deg
-        half_turned_and_hidden = abs(yaw) >= 0.6 * self.options.eye_follow_yaw_deg and f"eye_{far}" in occluded
-        if not (beyond or half_turned_and_hidden) or f"eye_{near}" in occluded:
+        """A hidden eye copies the seen one (blinks are bilateral) instead of holding: the far eye at
+        large yaw (behind the nose, whatever its visibility says), and at any yaw an eye that a hand,
+        hair or a thick glasses frame covers while the other is clear. Held, it stayed open while the
+        other blinked (a val face behind thick glasses: one eye read 1.0, the covered one 0). Both eyes
+        hidden: both hold. Yaw > 0 turns toward the subject's left, so the left eye is then the far one."""
+        if abs(yaw) >= self.options.eye_follow_yaw_deg:
+            far, near = ("left", "right") if yaw > 0 else ("right", "left")
+        else:
+            hidden = [side for side in ("left", "right") if f"eye_{side}" in occluded]
+            if len(hidden) != 1:
+                return measured, occluded
+            far, near = hidden[0], "right" if hidden[0] == "left" else "left"
+        if f"eye_{near}" in occluded:
             return measured, occluded
         measured = dict(measured)
         for name in (EYE_SHAPES_LEFT if far == "left" else EYE_SHAPES_RIGHT):
