@@ -228,3 +228,18 @@ def test_a_blink_on_a_still_face_keeps_its_depth():
     assert min(kept) > 0.75 and np.mean(kept) > 0.85 and min(fast) > 0.75
     no_feature_gate = SmootherOptions(feature_gate=1e9)
     assert np.mean([_blink_depth_kept(no_feature_gate, seed=s) for s in range(5)]) < 0.5   # what it was
+
+
+def test_the_written_out_predict_step_is_F_P_Ft_plus_Q():
+    rng = np.random.default_rng(3)
+    smoother = LandmarkKalmanSmoother()
+    smoother.update(rng.uniform(0, 200, (100, 2)), np.ones(100), 0.0)
+    a = rng.normal(size=(100, 2, 2))
+    smoother.P = a @ a.transpose(0, 2, 1)                      # any symmetric positive covariances
+    smoother.x = rng.normal(size=(100, 2, 2))
+    dt, Q = 0.04, smoother.Q(0.04, 150.0, speed=0.3)
+    F = smoother.F(dt)
+    want_x, want_P = smoother.x @ F.T, F @ smoother.P @ F.T + Q
+    smoother._predict(dt, Q)
+    np.testing.assert_allclose(smoother.x, want_x, atol=1e-12)
+    np.testing.assert_allclose(smoother.P, want_P, atol=1e-12)

@@ -70,14 +70,17 @@ def similarity_2d(src: np.ndarray, dst: np.ndarray) -> tuple[complex, complex]:
     """Least-squares similarity dst ≈ a·src + t, with points as complex numbers (a = scale·e^{iθ}).
 
     Closed form, no linear-algebra call: small numpy.linalg calls wake BLAS worker threads that then
-    spin, which costs more CPU than the whole filter.
+    spin, which costs more CPU than the whole filter. Sums, not means: ndarray.mean's Python wrapper
+    costs more than the arithmetic on a hundred points.
     """
     s = src[:, 0] + 1j * src[:, 1]
     d = dst[:, 0] + 1j * dst[:, 1]
-    sc, dc = s - s.mean(), d - d.mean()
+    n = max(len(s), 1)
+    s_mean, d_mean = s.sum() / n, d.sum() / n
+    sc, dc = s - s_mean, d - d_mean
     denom = float((sc.real ** 2 + sc.imag ** 2).sum())
     a = complex((np.conj(sc) * dc).sum() / denom) if denom > 1e-9 else 1.0 + 0j
-    return a, complex(d.mean() - a * s.mean())
+    return a, complex(d_mean - a * s_mean)
 
 
 def apply_similarity(points: np.ndarray, a: complex, t: complex) -> np.ndarray:
@@ -133,9 +136,10 @@ class LandmarkKalmanSmoother:
         if self.x is None:
             return self._start(z, face_size, timestamp)
         dt = self._dt(timestamp)
-        previous, previous_P = self.x[:, :, 0].copy(), self.P.copy()
+        previous = self.x[:, :, 0].copy()
         head = self._head_motion(previous, z, visible)
         carried = ~visible if head is not None else np.zeros_like(visible)
+        previous_P = self.P.copy() if carried.any() else None
 
         # How far the head's rigid motion moves each point; its mean over the visible points is the
         # head's speed, for the process noise (translation, turn and scale alike).
@@ -147,9 +151,8 @@ class LandmarkKalmanSmoother:
         # Predict every point: x = F x, P = F P Fᵀ + Q; the head's own motion is added to every point's
         # position, so the per-point velocities are left with what the face itself does (expressions):
         # moving the head then costs no lag and does not bend the face (a lagging chin read as jawLeft).
-        F, Q = self.F(dt), self.Q(dt, face_size, speed)
-        self.x = self.x @ F.T
-        self.P = F @ self.P @ F.T + Q
+        Q = self.Q(dt, face_size, speed)
+        self._predict(dt, Q)
         # Only as much of the head's motion as the head's speed says is real: the fit to this frame's
         # measurements carries their common noise (the whole face shifting with the crop), which a still
         # face must not follow, or smoothing would remove only the points' independent noise.
@@ -193,7 +196,8 @@ class LandmarkKalmanSmoother:
         moved = np.zeros(len(nis), dtype=bool)
         if not visible.any():
             return 1.0, moved
-        mean_nis = float(nis[visible].mean())
+        seen_nis = nis[visible]
+        mean_nis = float(seen_nis.sum()) / len(seen_nis)
         face = min(mean_nis / o.innovation_gate, o.max_inflation) ** 2 if mean_nis > o.innovation_gate else 1.0
         if len(nis) == NUM_POINTS:
             seen = _MEMBERSHIP * visible                  # each feature's visible points
@@ -210,7 +214,8 @@ class LandmarkKalmanSmoother:
             self._head_velocity = velocity
         else:
             self._head_velocity = w * velocity + (1 - w) * self._head_velocity
-        return float(np.hypot(*self._head_velocity[visible].T).mean())
+        seen = self._head_velocity[visible]
+        return float(np.sqrt((seen * seen).sum(axis=1)).sum()) / max(len(seen), 1)
 
     def _head_motion(self, previous: np.ndarray, z: np.ndarray, visible: np.ndarray) -> tuple[complex, complex] | None:
         """The similarity taking the visible points' last estimates to their new measurements (the rigid
@@ -219,25 +224,47 @@ class LandmarkKalmanSmoother:
             return None
         return similarity_2d(previous[visible], z[visible])
 
+    def _predict(self, dt: float, Q: np.ndarray) -> None:
+        """x = F x, P = F P Fᵀ + Q with F = [[1, dt], [0, 1]], written out for the 2x2 blocks (a batched
+        matmul of tiny matrices costs more than the maths)."""
+        self.x[:, :, 0] += dt * self.x[:, :, 1]
+        P = self.P
+        p01, p11 = P[:, 0, 1], P[:, 1, 1]
+        P[:, 0, 0] += dt * (p01 + P[:, 1, 0]) + dt * dt * p11 + Q[0, 0]
+        P[:, 0, 1] += dt * p11 + Q[0, 1]
+        P[:, 1, 0] += dt * p11 + Q[1, 0]
+        P[:, 1, 1] += Q[1, 1]
+
     def _correct(self, sel: np.ndarray, z: np.ndarray, R: np.ndarray, update_velocity: bool = True) -> None:
         """Kalman update of the selected points: y = z - H x, S = H P Hᵀ + R, K = P Hᵀ S⁻¹."""
-        x, P, R = self.x[sel], self.P[sel], R[sel]
-        y = z[sel] - x[:, :, 0]
-        S = P[:, 0, 0] + R
-        K = P[:, :, 0] / S[:, None]                          # (n, 2): gain for position and velocity
-        if not update_velocity:
-            K[:, 1] = 0.0
-        self.x[sel] = x + y[:, :, None] * K[:, None, :]
-        # Joseph form, as filterpy uses, keeps P symmetric and positive: (I - K H) P (I - K H)ᵀ + K R Kᵀ,
-        # written out for 2x2 blocks, where a batched matmul of tiny matrices costs more than the maths.
-        a, b = 1.0 - K[:, 0], -K[:, 1]                      # I - K H = [[a, 0], [b, 1]]
+        every = bool(sel.all())     # the usual frame: views, no gather and scatter
+        x, P = (self.x, self.P) if every else (self.x[sel], self.P[sel])
+        if not every:
+            z, R = z[sel], R[sel]
         p00, p01, p10, p11 = P[:, 0, 0], P[:, 0, 1], P[:, 1, 0], P[:, 1, 1]
+        y = z - x[:, :, 0]
+        S = p00 + R
+        k0 = p00 / S                                         # gain for position...
+        k1 = p10 / S if update_velocity else np.zeros_like(S)  # ...and velocity
+        # Joseph form, as filterpy uses, keeps P symmetric and positive: (I - K H) P (I - K H)ᵀ + K R Kᵀ,
+        # written out for 2x2 blocks: I - K H = [[a, 0], [b, 1]].
+        a, b = 1.0 - k0, -k1
         lower = b * p00 + p10                               # row 2 of (I - K H) P, first column
+        k01r = k0 * k1 * R
+        new00 = a * a * p00 + k0 ** 2 * R
+        new01 = a * (p00 * b + p01) + k01r
+        new10 = lower * a + k01r
+        new11 = lower * b + b * p01 + p11 + k1 ** 2 * R
+        if every:
+            x[:, :, 0] += y * k0[:, None]
+            x[:, :, 1] += y * k1[:, None]
+            P[:, 0, 0], P[:, 0, 1], P[:, 1, 0], P[:, 1, 1] = new00, new01, new10, new11
+            return
+        x[:, :, 0] += y * k0[:, None]
+        x[:, :, 1] += y * k1[:, None]
+        self.x[sel] = x
         new = np.empty_like(P)
-        new[:, 0, 0] = a * a * p00 + K[:, 0] ** 2 * R
-        new[:, 0, 1] = a * (p00 * b + p01) + K[:, 0] * K[:, 1] * R
-        new[:, 1, 0] = lower * a + K[:, 0] * K[:, 1] * R
-        new[:, 1, 1] = lower * b + b * p01 + p11 + K[:, 1] ** 2 * R
+        new[:, 0, 0], new[:, 0, 1], new[:, 1, 0], new[:, 1, 1] = new00, new01, new10, new11
         self.P[sel] = new
 
     def _start(self, z: np.ndarray, face_size: float, timestamp: float | None) -> np.ndarray:
