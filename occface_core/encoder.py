@@ -79,6 +79,17 @@ def _same_pad_stride2(x: torch.Tensor) -> torch.Tensor:
     return F.pad(x, (0, 1, 0, 1))
 
 
+class ChannelPad(nn.Module):
+    """Zero channels appended to a shortcut, so it adds onto a wider block's output (no weights)."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.cin, self.cout = cin, cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, (0, 0, 0, 0, 0, self.cout - self.cin))
+
+
 class BlazeBlock(nn.Module):
     """depthwise 3x3 (stride 1 or 2) -> pointwise 1x1, plus the shortcut, then PReLU.
 
@@ -87,18 +98,19 @@ class BlazeBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, stride: int = 1):
         super().__init__()
-        self.stride, self.extra_channels = stride, cout - cin
+        self.stride = stride
         self.depthwise = nn.Conv2d(cin, cin, 3, stride, padding=1 if stride == 1 else 0, groups=cin)
         self.pointwise = nn.Conv2d(cin, cout, 1)
         self.act = nn.PReLU(cout)
+        self.widen = ChannelPad(cin, cout) if cout > cin else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
         if self.stride == 2:
             x = _same_pad_stride2(x)
             shortcut = F.max_pool2d(shortcut, 2)
-        if self.extra_channels:
-            shortcut = F.pad(shortcut, (0, 0, 0, 0, 0, self.extra_channels))
+        if self.widen is not None:
+            shortcut = self.widen(shortcut)
         return self.act(self.pointwise(self.depthwise(x)) + shortcut)
 
 

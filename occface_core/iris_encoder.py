@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoder import _same_pad_stride2, load_conv, load_prelu, read_tflite_weights, wheel_file, wheel_provenance
+from .encoder import ChannelPad, _same_pad_stride2, load_conv, load_prelu, read_tflite_weights, wheel_file, wheel_provenance
 
 IRIS_RELPATH = "mediapipe/modules/iris_landmark/iris_landmark.tflite"
 IRIS_INPUT = 64
@@ -43,17 +43,18 @@ class BottleneckBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int = 1):
         super().__init__()
         mid = cout // 2
-        self.stride, self.extra_channels = stride, cout - cin
+        self.stride = stride
         self.reduce = nn.Conv2d(cin, mid, stride, stride)
         self.reduce_act = nn.PReLU(mid)
         self.depthwise = nn.Conv2d(mid, mid, 3, 1, padding=1, groups=mid)
         self.expand = nn.Conv2d(mid, cout, 1)
         self.act = nn.PReLU(cout)
+        self.widen = ChannelPad(cin, cout) if cout > cin else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = F.max_pool2d(x, 2) if self.stride == 2 else x
-        if self.extra_channels:
-            shortcut = F.pad(shortcut, (0, 0, 0, 0, 0, self.extra_channels))
+        if self.widen is not None:
+            shortcut = self.widen(shortcut)
         y = self.expand(self.depthwise(self.reduce_act(self.reduce(x))))
         return self.act(y + shortcut)
 
