@@ -25,7 +25,7 @@ class SessionConfig:
     source: int | str | Path
     model: ModelName | str = ModelName.AUTO   # checked once, by create_backend
     weights: Path | None = None
-    eye_stage: bool = True                 # OccFace's second look at each eye (blinks); about 1 ms a frame
+    eye_stage: bool = True                 # OccFace's second look at each eye (blinks); about 0.8 ms a frame
     record: Path | None = None             # annotated video
     export: Path | None = None             # per-frame .jsonl or .csv
     osc: list[str] = field(default_factory=list)   # e.g. ["vmc://127.0.0.1:39539"]
