@@ -22,11 +22,13 @@ Not a test: a command that prints figures. Both backends see the same frames in 
 Examples:
   python -m benchmarks.bench_blink --data ../shared/data/faces/annotations.jsonl
   python -m benchmarks.bench_blink --data ../shared/data/faces/annotations.jsonl --model occface --out runs/blink.json
+  python -m benchmarks.bench_blink --data ../shared/data/faces/annotations.jsonl --sheet runs/blink_sheet.png
 """
 from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -61,13 +63,14 @@ def app_eye_blink(stage: RetargetStage, points: np.ndarray, visibility: np.ndarr
     return np.array([shapes[f"eyeBlink{side}"] for side in SIDES])
 
 
-def calibrated_eye_blink(faces, predictions, label_ear: np.ndarray) -> np.ndarray:
-    """eyeBlink of every shut eye after "neutral now" on the same person's frames with both eyes open."""
+def calibrated_eye_blink(faces, predictions, label_ear: np.ndarray) -> dict[tuple[int, int], float]:
+    """eyeBlink of every shut eye, keyed (face, side), after "neutral now" on the same person's frames
+    with both eyes open."""
     by_person = defaultdict(list)
     for i, face in enumerate(faces):
         if predictions[i] is not None:
             by_person[face.record.get("identity", i)].append(i)
-    values = []
+    values = {}
     for idx in by_person.values():
         open_frames = [i for i in idx if (label_ear[i] > OPEN_EAR).all()]
         shut_eyes = [(i, side) for i in idx for side in range(2) if label_ear[i, side] < SHUT_EAR]
@@ -77,8 +80,8 @@ def calibrated_eye_blink(faces, predictions, label_ear: np.ndarray) -> np.ndarra
             rounds = -(-stage.options.neutral_now_frames // len(open_frames))    # enough to fill it
             for j in open_frames * rounds:
                 _hold(stage, *predictions[j], 1)
-            values.append(app_eye_blink(stage, *predictions[i])[side])
-    return np.array(values)
+            values[(i, side)] = float(app_eye_blink(stage, *predictions[i])[side])
+    return values
 
 
 def measure(backend, faces, label_ear: np.ndarray) -> dict:
@@ -110,6 +113,7 @@ def summarise(m: dict, label_ear: np.ndarray) -> dict:
     keep = shut | open_
     both_shut, both_open = shut.all(axis=1), open_.all(axis=1)
     fired = m["blink"] >= 0.5
+    calibrated = np.array(list(m["calibrated_blink"].values()))
     scores = -np.nan_to_num(m["pred_ear"], posinf=1e3)
     return {"shut_eyes": int(shut.sum()), "open_eyes": int(open_.sum()), "faces_found": int(m["found"].sum()),
             "faces": len(m["found"]),
@@ -120,20 +124,63 @@ def summarise(m: dict, label_ear: np.ndarray) -> dict:
             "faces_both_shut": int(both_shut.sum()), "faces_both_open": int(both_open.sum()),
             "app_blink_both_on_both_shut": float(fired[both_shut].all(axis=1).mean()) if both_shut.any() else float("nan"),
             "app_blink_any_on_both_open": float(fired[both_open].any(axis=1).mean()),
-            "calibrated_shut_eyes": int(len(m["calibrated_blink"])),
-            "calibrated_blink_on_shut": float((m["calibrated_blink"] >= 0.5).mean()) if len(m["calibrated_blink"]) else float("nan"),
-            "calibrated_blink_median_shut": float(np.median(m["calibrated_blink"])) if len(m["calibrated_blink"]) else float("nan"),
+            "calibrated_shut_eyes": int(len(calibrated)),
+            "calibrated_blink_on_shut": float((calibrated >= 0.5).mean()) if len(calibrated) else float("nan"),
+            "calibrated_blink_median_shut": float(np.median(calibrated)) if len(calibrated) else float("nan"),
             "pred_ear_median_shut": float(np.median(m["pred_ear"][shut])),
             "pred_ear_median_open": float(np.median(m["pred_ear"][open_]))}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = face_set_parser("python -m benchmarks.bench_blink", __doc__).parse_args(argv)
+    parser = face_set_parser("python -m benchmarks.bench_blink", __doc__)
+    parser.add_argument("--sheet", type=Path, default=None,
+                        help="also write a contact sheet (.png) of the calibrated shut eyes with each backend's eyeBlink")
+    args = parser.parse_args(argv)
     faces = frontal_faces(args, FRONTAL_SOURCES)
     if faces is None:
         return 2
     label_ear = eye_aspect_ratio(np.array([f.points68 for f in faces]))
-    return measure_and_report(args, lambda backend: summarise(measure(backend, faces, label_ear), label_ear), describe)
+    calibrated: dict[str, dict] = {}
+
+    def measure_backend(backend) -> dict:
+        m = measure(backend, faces, label_ear)
+        calibrated[backend.name] = m["calibrated_blink"]
+        return summarise(m, label_ear)
+
+    status = measure_and_report(args, measure_backend, describe)
+    if status == 0 and args.sheet is not None:
+        write_sheet(args.sheet, faces, label_ear, calibrated)
+    return status
+
+
+def write_sheet(path: Path, faces, label_ear: np.ndarray, calibrated: dict[str, dict]) -> None:
+    """One tile per calibrated shut eye: both eyes of the face (the labelled-shut one dotted), the two
+    eyes' labelled aspect ratios and each backend's calibrated eyeBlink, so the labels can be checked
+    by eye against the image."""
+    import cv2
+
+    keys = sorted({key for values in calibrated.values() for key in values})
+    tiles = []
+    for i, side in keys:
+        p = faces[i].points68
+        eye, both = p[36:42] if side == 0 else p[42:48], p[36:48]
+        centre, half = both.mean(axis=0), max(float(np.ptp(both[:, 0])) * 0.8, 8.0)
+        x0, y0 = int(max(centre[0] - half, 0)), int(max(centre[1] - half / 2, 0))
+        crop = faces[i].image[y0:int(centre[1] + half / 2), x0:int(centre[0] + half)]
+        scale = 320 / crop.shape[1]
+        tile = cv2.resize(crop, (320, 160), interpolation=cv2.INTER_CUBIC)
+        cx, cy = eye.mean(axis=0)
+        cv2.circle(tile, (int((cx - x0) * scale), int((cy - y0) * 160 / crop.shape[0])), 4, (0, 0, 255), -1)
+        cv2.putText(tile, f"{faces[i].record.get('source', '?')} labels {label_ear[i, side]:.2f} / other eye "
+                    f"{label_ear[i, 1 - side]:.2f}", (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 255), 1)
+        shown = "  ".join(f"{name} {values[(i, side)]:.2f}" for name, values in calibrated.items() if (i, side) in values)
+        cv2.putText(tile, shown, (3, 152), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 0), 1)
+        tiles.append(tile)
+    if not tiles:
+        return
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % 3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.vstack([np.hstack(tiles[k:k + 3]) for k in range(0, len(tiles), 3)]))
 
 
 def describe(r: dict) -> str:
