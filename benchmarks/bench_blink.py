@@ -122,7 +122,8 @@ def summarise(m: dict, label_ear: np.ndarray) -> dict:
             "app_blink_on_open": float((m["blink"][open_] >= 0.5).mean()),
             "app_blink_median_shut": float(np.median(m["blink"][shut])),
             "faces_both_shut": int(both_shut.sum()), "faces_both_open": int(both_open.sum()),
-            "app_blink_both_on_both_shut": float(fired[both_shut].all(axis=1).mean()) if both_shut.any() else float("nan"),
+            "app_blink_both_on_both_shut": (float(fired[both_shut].all(axis=1).mean()) if both_shut.any()
+                                            else float("nan")),
             "app_blink_any_on_both_open": float(fired[both_open].any(axis=1).mean()),
             "calibrated_shut_eyes": int(len(calibrated)),
             "calibrated_blink_on_shut": float((calibrated >= 0.5).mean()) if len(calibrated) else float("nan"),
@@ -134,7 +135,8 @@ def summarise(m: dict, label_ear: np.ndarray) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = face_set_parser("python -m benchmarks.bench_blink", __doc__)
     parser.add_argument("--sheet", type=Path, default=None,
-                        help="also write a contact sheet (.png) of the calibrated shut eyes with each backend's eyeBlink")
+                        help="also write a contact sheet (.png) of the calibrated shut eyes with each "
+                             "backend's eyeBlink")
     args = parser.parse_args(argv)
     faces = frontal_faces(args, FRONTAL_SOURCES)
     if faces is None:
@@ -173,7 +175,8 @@ def write_sheet(path: Path, faces, label_ear: np.ndarray, calibrated: dict[str, 
         cv2.circle(tile, (int((cx - x0) * scale), int((cy - y0) * 160 / crop.shape[0])), 4, (0, 0, 255), -1)
         cv2.putText(tile, f"{faces[i].record.get('source', '?')} labels {label_ear[i, side]:.2f} / other eye "
                     f"{label_ear[i, 1 - side]:.2f}", (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 255), 1)
-        shown = "  ".join(f"{name} {values[(i, side)]:.2f}" for name, values in calibrated.items() if (i, side) in values)
+        shown = "  ".join(f"{name} {values[(i, side)]:.2f}" for name, values in calibrated.items()
+                          if (i, side) in values)
         cv2.putText(tile, shown, (3, 152), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 0), 1)
         tiles.append(tile)
     if not tiles:
@@ -188,8 +191,9 @@ def describe(r: dict) -> str:
             f"ROC-AUC of the eye aspect ratio {r['roc_auc_ear']:.3f}; predicted EAR median shut "
             f"{r['pred_ear_median_shut']:.3f} / open {r['pred_ear_median_open']:.3f}; app eyeBlink >= 0.5 on "
             f"{100 * r['app_blink_on_shut']:.0f} % of shut eyes (median {r['app_blink_median_shut']:.2f}), "
-            f"{100 * r['app_blink_on_open']:.1f} % of open eyes; on both eyes of {100 * r['app_blink_both_on_both_shut']:.0f} % "
-            f"of {r['faces_both_shut']} faces with both eyes shut, on either eye of "
+            f"{100 * r['app_blink_on_open']:.1f} % of open eyes; on both eyes of "
+            f"{100 * r['app_blink_both_on_both_shut']:.0f} % of {r['faces_both_shut']} faces with both eyes shut, "
+            f"on either eye of "
             f"{100 * r['app_blink_any_on_both_open']:.1f} % of {r['faces_both_open']} with both open; calibrated on the same person's open eyes: "
             f"eyeBlink >= 0.5 on {100 * r['calibrated_blink_on_shut']:.0f} % of {r['calibrated_shut_eyes']} shut eyes "
             f"(median {r['calibrated_blink_median_shut']:.2f})")

@@ -205,7 +205,8 @@ def export_eye_onnx(net: EyeNet, out: Path) -> float:
 
     net = net.eval()
     s = net.cfg.input_size
-    torch.onnx.export(export_form(net), (torch.zeros(2, 3, s, s),), str(out), input_names=["eyes"], output_names=["points"],
+    torch.onnx.export(export_form(net), (torch.zeros(2, 3, s, s),), str(out), input_names=["eyes"],
+                      output_names=["points"],
                       dynamic_axes={"eyes": {0: "batch"}, "points": {0: "batch"}}, opset_version=17, dynamo=False)
     optimise_for_onnxruntime(out)
     x = torch.rand(2, 3, s, s)

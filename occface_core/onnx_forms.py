@@ -1,4 +1,4 @@
-"""Export-time forms of two layers, so that onnxruntime keeps its fast CPU layout through the network.
+"""Export-time forms of the layers that onnxruntime's fast CPU layout cannot keep.
 
 onnxruntime's NCHWc transformer runs convolutions, pools and adds in a blocked channel layout. A PReLU
 (its slope is per channel) and a Pad along the channels have no blocked kernel, so each one costs a
@@ -116,11 +116,11 @@ def fold_spatial_pads(graph) -> int:
             continue
         for conv in convs:
             old = next((a for a in conv.attribute if a.name == "pads"), None)
-            begin_h, begin_w, end_h, end_w = list(old.ints) if old is not None else [0, 0, 0, 0]
+            pads = list(old.ints) if old is not None else [0, 0, 0, 0]     # begin h, w; end h, w
             if old is not None:
                 conv.attribute.remove(old)
-            conv.attribute.append(helper.make_attribute(
-                "pads", [begin_h + int(amounts[2]), begin_w + int(amounts[3]), end_h + int(amounts[6]), end_w + int(amounts[7])]))
+            added = [int(amounts[2]), int(amounts[3]), int(amounts[6]), int(amounts[7])]
+            conv.attribute.append(helper.make_attribute("pads", [a + b for a, b in zip(pads, added)]))
             conv.input[0] = pad.input[0]
         graph.node.remove(pad)
         folded += 1
