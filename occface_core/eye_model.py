@@ -1,12 +1,10 @@
-"""The eye stage's network: the iris model's pretrained trunk and a small regression head.
+"""The eye stage's network: a `local_model.LocalNet` for the eight points of one eye.
 
 At the face crop's 128 px an eye is about 15 px wide and a blink moves a lid 2-4 px, under one cell
 of the face model's 32x32 heatmaps, so the face model's lids barely close. The eye stage looks again,
 from the full frame, at a crop around each eye (`eye_crop`), and regresses its eight points directly.
 
-Input (B, 3, S, S) RGB in [0, 1]; output (B, 8, 2) in crop pixels, in `eye_crop.EYE_ORDER`. The trunk
-(stem and ten bottleneck blocks of MediaPipe's iris network, `iris_encoder`) takes 32 px to 4x4; the
-head is a 1x1 reduction and one linear layer, started at the mean eye so the first steps are sane.
+Output (B, 8, 2) in crop pixels, in `eye_crop.EYE_ORDER`; at 32 px the iris trunk ends at 4x4.
 """
 from __future__ import annotations
 
@@ -14,33 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from .eye_crop import EyeCropConfig
-from .iris_encoder import IrisTrunk
-
-EYE_POINTS = 8
-HEAD_CHANNELS = 32
+from .local_model import LocalNet, save_local_model
 
 
-class EyeNet(nn.Module):
+class EyeNet(LocalNet):
     """`trunk_blocks`: how many of the iris trunk's ten blocks to keep (five: 8x8 cells at 32 px, and
     0.46 against 0.74 ms for both eyes in onnxruntime)."""
 
     def __init__(self, cfg: EyeCropConfig = EyeCropConfig(), trunk_blocks: int = 10):
-        super().__init__()
+        super().__init__(cfg.input_size, mean_eye(cfg), trunk_blocks)
         self.cfg = cfg
-        self.trunk = IrisTrunk(trunk_blocks)
-        cells = cfg.input_size // self.trunk.stride
-        self.reduce = nn.Sequential(nn.Conv2d(self.trunk.channels, HEAD_CHANNELS, 1), nn.PReLU(HEAD_CHANNELS))
-        self.regress = nn.Linear(HEAD_CHANNELS * cells * cells, EYE_POINTS * 2)
-        with torch.no_grad():
-            self.regress.weight.mul_(0.1)
-            self.regress.bias.copy_(torch.from_numpy(mean_eye(cfg).reshape(-1)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.reduce(self.trunk(x))
-        return self.regress(f.flatten(1)).view(-1, EYE_POINTS, 2)
 
 
 def mean_eye(cfg: EyeCropConfig) -> np.ndarray:
@@ -53,9 +36,7 @@ def mean_eye(cfg: EyeCropConfig) -> np.ndarray:
 
 
 def save_eye_model(net: EyeNet, path: Path, meta: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": net.state_dict(), "crop": net.cfg.to_dict(), "trunk_blocks": len(net.trunk.blocks),
-                "meta": meta}, path)
+    save_local_model(net, path, net.cfg.to_dict(), meta)
 
 
 def load_eye_model(path: Path) -> EyeNet:

@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +39,8 @@ from .eye_crop import EYE_ORDER, INNER, LID_PAIRS, OUTER, SIDES, EyeCropConfig, 
     lid_opening, to_network_input
 from .eye_model import EyeNet, load_eye_model, save_eye_model
 from .iris_encoder import pretrained_iris
+from .local_model import export_local_onnx
+from .local_train import LoopConfig, fit, init_from
 from .layout import IBUG68, eye_aspect_ratio
 from .metrics import roc_auc
 
@@ -155,16 +155,13 @@ def eye_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, si
 
 
 def validate(net: EyeNet, sampler: EyeSampler) -> dict:
-    """Point error over the eye width; predicted lid opening of shut / open eyes and their ROC-AUC."""
-    net.eval()
+    """(In eval and inference mode, as `local_train.fit` calls it.) Point error over the eye width; predicted lid opening of shut / open eyes and their ROC-AUC."""
     rng = np.random.default_rng(1234)      # the same corner errors every epoch
     preds, targets = [], []
-    with torch.inference_mode():
-        for start in range(0, len(sampler.eyes), 256):
-            batch = sampler.sample(np.arange(start, min(start + 256, len(sampler.eyes))), rng, augment=False)
-            preds.append(net(batch["image"]).numpy())
-            targets.append(batch["points"].numpy())
-    net.train()
+    for start in range(0, len(sampler.eyes), 256):
+        batch = sampler.sample(np.arange(start, min(start + 256, len(sampler.eyes))), rng, augment=False)
+        preds.append(net(batch["image"]).numpy())
+        targets.append(batch["points"].numpy())
     pred, target = np.concatenate(preds), np.concatenate(targets)
     width = np.linalg.norm(target[:, INNER] - target[:, OUTER], axis=-1)
     nme = float((np.linalg.norm(pred[:, :6] - target[:, :6], axis=-1).mean(-1) / width).mean())
@@ -187,33 +184,9 @@ def load_images(root: Path, names: list[str], wanted: np.ndarray) -> list[np.nda
     return images
 
 
-def load_matching(net: torch.nn.Module, state: dict) -> list[str]:
-    """Load the tensors of `state` that `net` has with the same shape; returns the names of the net's
-    tensors left as they were (a shallower trunk takes the first blocks and leaves its head new)."""
-    own = net.state_dict()
-    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    net.load_state_dict(usable, strict=False)
-    return sorted(k for k in own if k not in usable)
-
-
 def export_eye_onnx(net: EyeNet, out: Path) -> float:
-    """Write the ONNX file (PReLUs in their fast form, `onnx_forms`); returns the largest difference
-    from the plain PyTorch network on random crops."""
-    import onnxruntime as ort
-
-    from .onnx_forms import export_form, optimise_for_onnxruntime
-
-    net = net.eval()
-    s = net.cfg.input_size
-    torch.onnx.export(export_form(net), (torch.zeros(2, 3, s, s),), str(out), input_names=["eyes"],
-                      output_names=["points"],
-                      dynamic_axes={"eyes": {0: "batch"}, "points": {0: "batch"}}, opset_version=17, dynamo=False)
-    optimise_for_onnxruntime(out)
-    x = torch.rand(2, 3, s, s)
-    with torch.no_grad():
-        ref = net(x).numpy()
-    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"eyes": x.numpy()})[0]
-    return float(np.abs(ref - got).max())
+    """The eye stage's ONNX file; returns the largest difference from PyTorch on random crops."""
+    return export_local_onnx(net, out, "eyes")
 
 
 def train(args: argparse.Namespace) -> int:
@@ -241,62 +214,25 @@ def train(args: argparse.Namespace) -> int:
              len(val_eyes))
 
     net = EyeNet(crop, cfg.trunk_blocks)
-    if args.init is not None:     # fine-tune trained eye weights (their provenance goes into the config)
-        ckpt = torch.load(args.init, map_location="cpu", weights_only=True)
-        skipped = load_matching(net, ckpt["model"])
-        if skipped:
-            log.info("--init: %s start afresh (a different trunk depth)", ", ".join(skipped))
-        provenance = {"init": str(args.init), **{k: v for k, v in ckpt["meta"].items() if k != "history"}}
-    else:
-        iris, provenance = pretrained_iris()
-        own = net.trunk.state_dict()    # a shallower trunk is the first blocks; the load stays strict
-        net.trunk.load_state_dict({k: v for k, v in iris.trunk.state_dict().items() if k in own})
-    trunk = list(net.trunk.parameters())
-    head = [q for n, q in net.named_parameters() if not n.startswith("trunk.")]
-    opt = torch.optim.AdamW([{"params": head, "lr_scale": 1.0}, {"params": trunk, "lr_scale": cfg.trunk_lr_scale}],
-                            lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state = {"epoch": 0, "elapsed": 0.0, "history": [], "best": float("inf")}
-    last = args.out / "last.pt"
-    if args.resume and last.is_file():
-        ckpt = torch.load(last, map_location="cpu", weights_only=False)
-        net.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        state = ckpt["state"]
-        log.info("resumed at epoch %d (%.1f min)", state["epoch"], state["elapsed"] / 60)
-    steps_per_epoch = max(1, len(train_eyes) // cfg.batch_size)
-    budget = args.max_minutes * 60 if args.max_minutes else math.inf
+    provenance = init_from(net, args.init, pretrained_iris)
     meta = {"command": args.command, "iris": provenance, "train": cfg.__dict__}
-    rng = np.random.default_rng([cfg.seed, state["epoch"]])
-    while state["epoch"] < args.epochs and state["elapsed"] < budget:
-        t0, losses = time.time(), []
-        for _ in range(steps_per_epoch):
-            frac = min(1.0, state["elapsed"] / budget) if budget < math.inf else state["epoch"] / args.epochs
-            lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * frac))
-            for g in opt.param_groups:
-                g["lr"] = lr * g["lr_scale"]
-            batch = train_sampler.sample(rng.choice(len(train_eyes), cfg.batch_size, p=p), rng, augment=True)
-            loss = eye_loss(net(batch["image"]), batch["points"], batch["weights"], crop.input_size, cfg.gap_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        state["elapsed"] += time.time() - t0
-        state["epoch"] += 1
-        val = validate(net, val_sampler)
-        val.update(epoch=state["epoch"], loss=float(np.mean(losses)), minutes=state["elapsed"] / 60)
-        state["history"].append(val)
-        log.info("epoch %d  loss %.4f  val nme %.4f  opening shut %.3f (labels %.3f) / open %.3f  AUC %.3f  %.1f min",
-                 state["epoch"], val["loss"], val["nme"], val["opening_shut"], val["label_opening_shut"],
-                 val["opening_open"], val["roc_auc"], val["minutes"])
+
+    def eye_score(val: dict) -> float:
         shut_error = abs(val["opening_shut"] - val["label_opening_shut"])    # nan where val has no shut eye
-        score = val["nme"] + 0.5 * (shut_error if np.isfinite(shut_error) else 0.0)
-        if score < state["best"]:
-            state["best"] = score
-            save_eye_model(net, args.out / "occface_eyes.pt", {**meta, "history": state["history"]})
-        torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "state": state}, last)
+        return val["nme"] + 0.5 * (shut_error if np.isfinite(shut_error) else 0.0)
+
+    loop = LoopConfig(epochs=args.epochs, steps_per_epoch=max(1, len(train_eyes) // cfg.batch_size), lr=cfg.lr,
+                      trunk_lr_scale=cfg.trunk_lr_scale, weight_decay=cfg.weight_decay,
+                      max_minutes=args.max_minutes, seed=cfg.seed)
+    history = fit(net, loop, args.out, args.resume,
+                  draw=lambda rng: train_sampler.sample(rng.choice(len(train_eyes), cfg.batch_size, p=p), rng, True),
+                  loss=lambda net, b: eye_loss(net(b["image"]), b["points"], b["weights"], crop.input_size,
+                                               cfg.gap_weight),
+                  validate=lambda net: validate(net, val_sampler), score=eye_score,
+                  save_best=lambda h: save_eye_model(net, args.out / "occface_eyes.pt", {**meta, "history": h}))
     best = load_eye_model(args.out / "occface_eyes.pt")
     diff = export_eye_onnx(best, args.out / "occface_eyes.onnx")
-    config = {"crop": crop.to_dict(), **meta, "history": state["history"], "onnx_max_abs_diff": diff}
+    config = {"crop": crop.to_dict(), **meta, "history": history, "onnx_max_abs_diff": diff}
     (args.out / "occface_eyes_config.json").write_text(json.dumps(config, indent=2))
     log.info("wrote %s (ONNX differs from PyTorch by %.2g px)", args.out / "occface_eyes.onnx", diff)
     return 0

@@ -79,7 +79,7 @@ def test_the_network_starts_at_the_mean_eye_and_a_few_steps_fit_a_batch():
 
 def test_a_shallower_trunk_keeps_the_first_blocks_of_a_deeper_one_and_its_depth_survives_saving(tmp_path):
     from occface_core.eye_model import load_eye_model, save_eye_model
-    from occface_core.eye_train import load_matching
+    from occface_core.local_model import load_matching
 
     torch.manual_seed(0)
     deep, shallow = EyeNet(CFG), EyeNet(CFG, trunk_blocks=5)

@@ -14,7 +14,6 @@ crop size and scale it was trained with). Missing weights mean no eye stage, wit
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 from ..eye_crop import EYE_ORDER, INNER, OUTER, SIDES, EyeCropConfig, cut_eye, eye_matrices, to_image, \
     to_network_input
 from . import BackendError
-from .onnx_session import onnx_session
+from .onnx_session import open_local_stage
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +36,10 @@ def eye_weights_for(face_weights: Path) -> Path:
 
 class EyeStage:
     def __init__(self, path: Path, threads: int = 1, min_visibility: float = 0.5, min_eye_width_px: float = 6.0):
-        config = path.with_name(path.stem + "_config.json")
+        crop, self.session = open_local_stage(path, "eye stage", threads)
         try:
-            self.crop = EyeCropConfig(**json.loads(config.read_text())["crop"])
-            self.session = onnx_session(path, threads)
-        except (OSError, KeyError, TypeError, ValueError) as e:
-            raise BackendError(f"cannot load the eye stage {path}: {type(e).__name__}: {e}") from None
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types for a corrupt file
+            self.crop = EyeCropConfig(**crop)
+        except TypeError as e:
             raise BackendError(f"cannot load the eye stage {path}: {e}") from None
         self.input_name = self.session.get_inputs()[0].name
         self.min_visibility = min_visibility
