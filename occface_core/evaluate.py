@@ -6,6 +6,12 @@ landmark box it implies, predicts, and re-crops once around the predicted points
 when a track starts. A face score below `--face-threshold` (or no detection) means "no face": the
 image's prediction is null and it counts as a failure, never as skipped.
 
+With several `--model`s (the default: occface and mediapipe) each runs over the same images, and the
+headline is their comparison on the faces every one of them answers: NME per region (all 68, jaw, brows,
+nose, eyes, outer and inner lips) overall and per source, each backend's misses counted apart, and the
+share of those faces on which each is the better. Nothing is left out of val: a miss is a failure in
+each backend's own metrics and is reported beside the comparison.
+
 Writes metrics.json (NME 68, NME on visible/occluded points, FR/AUC at 0.10, per-source NME, and where
 visibility labels exist Occ AP, F1@0.5, ROC-AUC with occlusion positive), a CED plot beside it, and
 preds.jsonl with one line per input image in the image's pixels.
@@ -17,6 +23,8 @@ there the inner points are scored for visibility only where a painted occluder c
 (`visibility_labels`). The NME split into visible and occluded points keeps `visible68` as it is.
 
 Examples:
+  python -m occface_core.evaluate --data ../shared/data/faces/annotations.jsonl --split val --box detect \\
+      --out runs/eval/compare_val_detect.json          # occface and mediapipe side by side, per region
   python -m occface_core.evaluate --data ../shared/data/faces/annotations.jsonl --split val \\
       --model occface --box gt --out runs/eval/occface_val.json --predictions runs/eval/occface_val.jsonl
   python -m occface_core.evaluate --data runs/val_occluded/annotations.jsonl --model mediapipe \\
@@ -37,7 +45,8 @@ from .backends import DEFAULT_OCCFACE_WEIGHTS, BackendError, create_backend
 from .backends.occface_backend import OccFaceBackend
 from .detector import BlazeFaceDetector, landmark_box_from_detection, largest
 from .layout import IBUG68
-from .metrics import EvaluationResult, landmark_metrics, plot_ced, visibility_metrics
+from .metrics import EvaluationResult, compare_backends, comparison_text, landmark_metrics, plot_ced, \
+    visibility_metrics
 from .types import Box
 
 log = logging.getLogger("occface.evaluate")
@@ -75,7 +84,9 @@ def visibility_labels(rec: dict) -> np.ndarray | None:
 
 
 def evaluate(records: list[dict], root: Path, backend, box_mode: str, face_threshold: float,
-             predictions: Path | None, resume: bool = False) -> tuple[EvaluationResult, np.ndarray, float]:
+             predictions: Path | None, resume: bool = False) -> tuple[EvaluationResult, np.ndarray, float, list]:
+    """Metrics, per-image NME (misses as failures), the median ms per predict, and the 68-point
+    predictions (None where the backend found no face)."""
     import cv2
     from tqdm import tqdm
 
@@ -136,7 +147,37 @@ def evaluate(records: list[dict], root: Path, backend, box_mode: str, face_thres
             idx = np.flatnonzero(sources == s)
             per_source_vis[s] = visibility_metrics([vis_preds[i] for i in idx], [vis_labels[i] for i in idx])
     ms = float(np.median(times) * 1000) if times else float("nan")
-    return EvaluationResult(lm, vm, per_source, per_source_vis), per, ms
+    return EvaluationResult(lm, vm, per_source, per_source_vis), per, ms, preds
+
+
+MODELS = ("occface", "occface-face-only", "mediapipe")   # face-only: OccFace without its eye and mouth stages
+
+
+def build_backend(model: str, weights: Path | None, threads: int, ablate: tuple[str, ...]):
+    if model == "mediapipe":
+        return create_backend("mediapipe")
+    weights = Path(weights or DEFAULT_OCCFACE_WEIGHTS)
+    if not weights.is_file():
+        raise BackendError(f"model weights not found: {weights}")
+    stages = model == "occface"
+    return OccFaceBackend(weights, threads=threads, ablate=ablate, eye_stage=stages, mouth_stage=stages)
+
+
+def predictions_path(predictions: Path | None, model: str, several: bool) -> Path | None:
+    """Each model's predictions beside the others' when several run: preds.jsonl -> preds.mediapipe.jsonl."""
+    if predictions is None or not several:
+        return predictions
+    return predictions.with_name(f"{predictions.stem}.{model}{predictions.suffix}")
+
+
+def summary_line(model: str, result: EvaluationResult) -> str:
+    lm = result.landmarks
+    line = (f"{model} on {lm.images} images: NME68 {lm.nme68:.4f}, visible {lm.nme_visible:.4f}, "
+            f"occluded {lm.nme_occluded:.4f}, FR10 {lm.fr10:.4f}, AUC10 {lm.auc10:.4f}, no face {lm.no_face}")
+    if result.visibility is not None:
+        v = result.visibility
+        line += f"; vis ROC-AUC {v.roc_auc:.4f}, Occ AP {v.occ_ap:.4f}, F1 {v.f1_05:.4f}"
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,12 +185,17 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, type=Path, help="annotations.jsonl (shared format, or an occluded copy)")
     p.add_argument("--split", default=None, help="keep only this split (e.g. val); default: every record")
-    p.add_argument("--model", choices=("occface", "mediapipe"), default="occface")
+    p.add_argument("--model", action="append", choices=MODELS, default=None,
+                   help="backend to evaluate, repeatable (default: occface and mediapipe, compared on the faces "
+                        "both answer); occface-face-only is OccFace without its eye and mouth stages")
     p.add_argument("--weights", type=Path, default=None, help="OccFace weights (.onnx or .pt); default assets/occface.onnx")
     p.add_argument("--box", choices=("gt", "detect"), default="gt")
     p.add_argument("--face-threshold", type=float, default=0.5, help="below this face score the image has no face")
-    p.add_argument("--out", required=True, type=Path, help="metrics.json to write (the CED plot goes beside it)")
-    p.add_argument("--predictions", type=Path, default=None, help="preds.jsonl to write")
+    p.add_argument("--out", required=True, type=Path,
+                   help="metrics.json to write (the CED plot goes beside it); with several models, one file "
+                        "holding each model's metrics and their comparison")
+    p.add_argument("--predictions", type=Path, default=None,
+                   help="preds.jsonl to write (with several models: preds.<model>.jsonl each)")
     p.add_argument("--limit", type=int, default=0, help="only the first N records")
     p.add_argument("--threads", type=int, default=1, help="OccFace inference threads")
     p.add_argument("--resume", action="store_true", help="reuse the lines already in --predictions")
@@ -157,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="OccFace inference-time knock-out (PyTorch path): no-context sets the visibility "
                         "gate alpha to 0, no-reweight removes the point/edge-map reweighting")
     args = p.parse_args(argv)
+    models = list(dict.fromkeys(args.model or ["occface", "mediapipe"]))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.data.is_file():
         print(f"error: annotations file not found: {args.data}", file=sys.stderr)
@@ -173,42 +220,40 @@ def main(argv: list[str] | None = None) -> int:
     if not records:
         print("error: no records to evaluate", file=sys.stderr)
         return 2
-    try:
-        if args.model == "occface":
-            weights = args.weights or DEFAULT_OCCFACE_WEIGHTS
-            if not Path(weights).is_file():
-                print(f"error: model weights not found: {weights}", file=sys.stderr)
-                return 2
-            backend = OccFaceBackend(weights, threads=args.threads, ablate=tuple(args.ablate))
-        else:
-            backend = create_backend("mediapipe")
-    except BackendError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        result, per, ms = evaluate(records, args.data.parent, backend, args.box, args.face_threshold,
-                                   args.predictions, args.resume)
-    except FileNotFoundError as e:
-        print(f"error: image not found: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; rerun with --resume to continue", file=sys.stderr)
-        return 130
-    finally:
-        backend.close()
-    out = result.to_dict()
-    out.update(model=args.model, weights=str(args.weights) if args.weights else None, box=args.box, ablate=args.ablate,
-               data=str(args.data), split=args.split, median_ms_per_predict=ms, command=" ".join(["python -m occface_core.evaluate"] + (argv if argv is not None else sys.argv[1:])))
+    command = " ".join(["python -m occface_core.evaluate"] + (argv if argv is not None else sys.argv[1:]))
+    results, curves, preds = {}, {}, {}
+    for model in models:
+        try:
+            backend = build_backend(model, args.weights, args.threads, tuple(args.ablate))
+        except BackendError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        try:
+            result, curves[model], ms, preds[model] = evaluate(
+                records, args.data.parent, backend, args.box, args.face_threshold,
+                predictions_path(args.predictions, model, len(models) > 1), args.resume)
+        except FileNotFoundError as e:
+            print(f"error: image not found: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted; rerun with --resume to continue", file=sys.stderr)
+            return 130
+        finally:
+            backend.close()
+        results[model] = {**result.to_dict(), "median_ms_per_predict": ms}
+        print(summary_line(model, result))
+    meta = dict(weights=str(args.weights) if args.weights else None, box=args.box, ablate=args.ablate,
+                data=str(args.data), split=args.split, command=command)
+    if len(models) == 1:
+        out = {**results[models[0]], "model": models[0], **meta}
+    else:
+        gt = np.array([rec["points68"] for rec in records], np.float64)
+        comparison = compare_backends(preds, gt, [rec.get("source", "") for rec in records])
+        print(comparison_text(comparison))
+        out = {"models": results, "comparison": comparison, **meta}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2))
-    plot_ced({args.model: per}, args.out.with_suffix(".ced.png"))
-    lm = result.landmarks
-    line = (f"{args.model} on {lm.images} images: NME68 {lm.nme68:.4f}, visible {lm.nme_visible:.4f}, "
-            f"occluded {lm.nme_occluded:.4f}, FR10 {lm.fr10:.4f}, AUC10 {lm.auc10:.4f}, no face {lm.no_face}")
-    if result.visibility is not None:
-        v = result.visibility
-        line += f"; vis ROC-AUC {v.roc_auc:.4f}, Occ AP {v.occ_ap:.4f}, F1 {v.f1_05:.4f}"
-    print(line)
+    plot_ced(curves, args.out.with_suffix(".ced.png"))
     return 0
 
 

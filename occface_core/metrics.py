@@ -212,3 +212,52 @@ def plot_ced(curves: dict[str, np.ndarray], path, threshold: float = 0.10) -> No
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+# Face regions of the 68-point iBUG layout, as the comparison tables report them.
+REGIONS = {"all 68": slice(0, 68), "jaw": slice(0, 17), "brows": slice(17, 27), "nose": slice(27, 36),
+           "eyes": slice(36, 48), "outer lips": slice(48, 60), "inner lips": slice(60, 68)}
+
+
+def region_nme(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """Mean NME per region over images, (N, 68, 2) predictions and labels (all answered)."""
+    err = np.linalg.norm(np.asarray(pred, np.float64) - gt, axis=-1) / np.maximum(interocular(gt), 1e-9)[:, None]
+    return {name: float(err[:, sl].mean()) if len(err) else float("nan") for name, sl in REGIONS.items()}
+
+
+def compare_backends(preds: dict[str, list[np.ndarray | None]], gt: np.ndarray, sources: list[str]) -> dict:
+    """Backends side by side on the faces every one of them answers (no miss weighs on it), per region
+    and per source, with each backend's misses counted apart and the share of those faces each wins."""
+    gt = np.asarray(gt, np.float64)
+    names = list(preds)
+    both = np.array([all(preds[n][i] is not None for n in names) for i in range(len(gt))], bool)
+    sources = np.asarray(sources)
+
+    def table(mask: np.ndarray) -> dict:
+        idx = np.flatnonzero(mask & both)
+        out = {"faces": int(len(idx))}
+        for n in names:
+            p = np.array([preds[n][i] for i in idx], np.float64).reshape(len(idx), 68, 2)
+            out[n] = region_nme(p, gt[idx])
+        return out
+
+    per_face = {n: nme_per_image(np.array([preds[n][i] for i in np.flatnonzero(both)], np.float64).reshape(-1, 68, 2),
+                                 gt[both]) for n in names}
+    wins = {n: float(np.mean([per_face[n][k] < min(per_face[m][k] for m in names if m != n)
+                              for k in range(int(both.sum()))])) if both.any() and len(names) > 1 else float("nan")
+            for n in names}
+    return {"images": int(len(gt)), "misses": {n: int(sum(p is None for p in preds[n])) for n in names},
+            "all_answer": table(np.ones(len(gt), bool)), "better_on_share": wins,
+            "per_source": {s: table(sources == s) for s in sorted(set(sources.tolist()))}}
+
+
+def comparison_text(comp: dict) -> str:
+    """The comparison as plain-text tables: the headline (every face all backends answer), then per source."""
+    names = list(comp["misses"])
+    head = f"{'region':<12}" + "".join(f"{n:>20}" for n in names)
+    lines = [f"{comp['images']} images; misses: " + ", ".join(f"{n} {m}" for n, m in comp["misses"].items())
+             + "; better on: " + ", ".join(f"{n} {w:.0%}" for n, w in comp["better_on_share"].items() if w == w)]
+    for title, t in [("all sources", comp["all_answer"])] + list(comp["per_source"].items()):
+        lines += ["", f"{title}: NME on the {t['faces']} faces all answer", head]
+        lines += [f"{r:<12}" + "".join(f"{t[n][r]:>20.4f}" for n in names) for r in REGIONS]
+    return "\n".join(lines)

@@ -106,7 +106,7 @@ def test_visibility_metrics_are_also_reported_per_source(tmp_path):
         rec = json.loads(line)
         rec["visible68"] = (rng.random(68) > 0.3).astype(int).tolist()
         records.append(rec)
-    result, _, _ = evaluate.evaluate(records, data.parent, _FixedBackend(records), "gt", 0.5, None)
+    result, _, _, _ = evaluate.evaluate(records, data.parent, _FixedBackend(records), "gt", 0.5, None)
     per = result.per_source_visibility
     assert set(per) == {"helen", "ytf"}
     assert per["helen"].roc_auc == 1.0 and per["ytf"].roc_auc == 0.0
