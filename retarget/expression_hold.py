@@ -19,6 +19,7 @@ from types import MappingProxyType
 import numpy as np
 
 from occface_core.layout import GROUPS
+from tracking.visibility import CLEARLY_VISIBLE, VISIBLE
 
 from .arkit import ARKIT_NAMES, neutral_blendshapes
 
@@ -76,8 +77,8 @@ SETTLED = 2e-3  # an easing value below this is neutral
 
 @dataclass(frozen=True)
 class HoldOptions:
-    occluded_below: float = 0.5   # region counts as occluded below this lower-quartile visibility ...
-    visible_above: float = 0.6    # ... and as visible again only above this one
+    occluded_below: float = VISIBLE        # region counts as occluded below this lower-quartile visibility ...
+    visible_above: float = CLEARLY_VISIBLE  # ... and as visible again only above this one
     hold_s: float = 0.25
     ease_s: float = 0.5
     reenter_s: float = 0.08

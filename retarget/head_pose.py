@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from occface_core.layout import NUM_POINTS
+from tracking.visibility import POSE_MIN_VISIBILITY
 
 from .face_model import FaceModel
 
@@ -46,7 +47,7 @@ def rigid_weights() -> np.ndarray:
 class PoseOptions:
     focal_length_px: float | None = None
     hfov_deg: float = DEFAULT_HFOV_DEG
-    min_visibility: float = 0.35        # below this a point is left out
+    min_visibility: float = POSE_MIN_VISIBILITY   # below this a point is left out (a cut-off)
     min_points: int = 6
     iterations: int = 6
     # Stop when no parameter moves more than this (radians, cm): 3e-4 changes the pose by at most 0.011°

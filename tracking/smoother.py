@@ -26,11 +26,14 @@ several milliseconds per frame. tests/test_smoother.py checks the batch against 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from occface_core.layout import GROUPS, NUM_POINTS
+
+from .visibility import NOISE_VISIBILITY_FLOOR, VISIBLE
 
 # The features an expression moves together, each gated on its own (see the module docstring).
 FEATURES = tuple(np.array(idx) for idx in GROUPS.values())
@@ -50,8 +53,8 @@ class SmootherOptions:
     acceleration_std_motion: float = 0.6    # ... when the face moves at motion_speed or faster
     still_speed: float = 0.1                # face sizes per second under which the face counts as still
     motion_speed: float = 0.5               # face sizes per second
-    occluded_below: float = 0.5             # visibility under which a point predicts with the head
-    min_visibility: float = 0.05            # floor for the visibility that divides the measurement noise
+    occluded_below: float = VISIBLE         # visibility under which a point predicts with the head
+    visibility_floor: float = NOISE_VISIBILITY_FLOOR   # floor for the visibility that divides the noise
     visibility_power: float = 2.0           # measurement std grows as 1 / visibility^power
     innovation_gate: float = 3.0            # mean NIS over visible points above this inflates the prior
     feature_gate: float = 0.5               # ... and over one feature's visible points (an eye, the mouth):
@@ -64,6 +67,18 @@ class SmootherOptions:
     speed_smoothing: float = 0.4            # EMA weight of the newest frame in the head's speed: one frame's
                                             # rigid fit carries the common noise of all points
     default_dt: float = 1 / 30
+
+    def with_strength(self, strength: float) -> SmootherOptions:
+        """These options at a smoothing strength: the measurement noise times `strength`. 1 keeps the
+        tuned value above; 2 trusts each frame half as much (stiller, slower to follow a small
+        expression); 0.5 follows the model more closely. 0 is no smoothing: the caller's switch."""
+        return dataclasses.replace(self, measurement_std=self.measurement_std * strength)
+
+
+DEFAULT_STRENGTH = 1.0
+STRENGTH_HELP = ("1 (the default) is the measurement noise tuned on still and swaying faces: it halves a "
+                 "still face's jitter and adds no lag when the head moves; 2 is stiller and slower to follow "
+                 "small expressions, 0.5 closer to the model's raw output, 0 turns smoothing off")
 
 
 def similarity_2d(src: np.ndarray, dst: np.ndarray) -> tuple[complex, complex]:
@@ -123,7 +138,7 @@ class LandmarkKalmanSmoother:
         return min(max((speed - o.still_speed) / (o.motion_speed - o.still_speed), 0.0), 1.0)
 
     def R(self, visibility: np.ndarray, face_size: float) -> np.ndarray:
-        vis = np.maximum(visibility, self.options.min_visibility)
+        vis = np.maximum(visibility, self.options.visibility_floor)
         return (self.options.measurement_std * face_size / vis ** self.options.visibility_power) ** 2
 
     def update(self, points: np.ndarray, visibility: np.ndarray, timestamp: float | None = None) -> np.ndarray:
