@@ -28,7 +28,7 @@ from types import MappingProxyType
 import numpy as np
 
 from occface_core.layout import MIRROR, NUM_POINTS
-from tracking.types import FaceResult, HeadPose
+from tracking.types import FaceResult, HeadPose, Timing
 
 from .arkit import ARKIT_NAMES, mirror_name
 from .blendshapes import BlendshapeMeasure, head_frame_points, noise_dead_zones
@@ -170,7 +170,7 @@ class RetargetStage:
         result.pose_mirrored = self.options.mirror
         result.blendshapes = shapes
         result.calibrated = self.calibrated
-        result.timings_ms["retarget"] = (time.perf_counter() - start) * 1000.0
+        result.timings_ms[Timing.RETARGET] = (time.perf_counter() - start) * 1000.0
 
     def _ease_lost_pose(self, dt: float) -> HeadPose | None:
         """With the face lost, the avatar's head eases from its last pose to neutral (the shapes' easing

@@ -160,7 +160,7 @@ class RecordingThreadSink(ListSink):
 def test_a_headless_run_finishes_each_frame_on_a_second_thread_in_order_before_the_sinks_close():
     sink = RecordingThreadSink()
     pipeline, seen = make_pipeline(sink), []
-    summary = pipeline.run(ListCapture(12), threading.Event(), on_result=seen.append)
+    summary = pipeline.run(ListCapture(12), threading.Event(), callbacks=RunCallbacks(on_result=seen.append))
     assert [r.frame_index for r in sink.results] == list(range(12)) and sink.closed == 1
     assert [r.frame_index for r in seen] == list(range(12))
     assert sink.threads == {"pipeline-outputs"}

@@ -13,8 +13,8 @@ import statistics
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from dataclasses import dataclass
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -24,8 +24,9 @@ from occface_core.types import Box, LandmarkPrediction
 
 from .capture import CaptureThread
 from .smoother import LandmarkKalmanSmoother, SmootherOptions
+from .summary import RunSummary, SinkStats, StatsFailed
 from .tracker import FaceTracker, TrackerOptions
-from .types import FaceResult, Frame
+from .types import FaceResult, Frame, Timing
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +35,6 @@ TIMING_WINDOW = 20_000  # frames of per-stage timings kept for the medians (abou
 
 class Stage(Protocol):
     def process(self, result: FaceResult) -> None: ...
-
-
-@dataclass
-class SinkStats:
-    """An output's counters for the run summary; each kind of output adds its own fields.
-    `to_dict()` is the summary JSON's form, `errors` what counts toward the summary's sink_errors."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @property
-    def errors(self) -> int:
-        return 0
-
-
-@dataclass
-class StatsFailed(SinkStats):
-    """stats() itself raised: the summary says so instead of losing the run's other figures."""
-
-    sink: str
-    stats_error: str
 
 
 class Sink(Protocol):
@@ -95,50 +75,6 @@ class RunCallbacks:
     on_result: Callable[[FaceResult], None] | None = None
 
 
-@dataclass
-class RunSummary:
-    source: str = ""
-    model: str = ""
-    frames_read: int = 0
-    frames_processed: int = 0
-    frames_dropped: int = 0
-    detector_calls: int = 0
-    frames_with_face: int = 0
-    wall_seconds: float = 0.0
-    stage_median_ms: dict[str, float] = field(default_factory=dict)
-    sinks: list[SinkStats] = field(default_factory=list)
-    sink_errors: int = 0
-    interrupted: bool = False
-    source_error: str | None = None
-    source_warning: str | None = None
-
-    @property
-    def fps(self) -> float:
-        return self.frames_processed / self.wall_seconds if self.wall_seconds > 0 else 0.0
-
-    @property
-    def detector_share(self) -> float:
-        return self.detector_calls / self.frames_processed if self.frames_processed else 0.0
-
-    @property
-    def face_share(self) -> float:
-        return self.frames_with_face / self.frames_processed if self.frames_processed else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source, "model": self.model,
-            "frames_read": self.frames_read, "frames_processed": self.frames_processed,
-            "frames_dropped": self.frames_dropped, "detector_calls": self.detector_calls,
-            "detector_share": round(self.detector_share, 4),
-            "frames_with_face": self.frames_with_face, "face_share": round(self.face_share, 4),
-            "wall_seconds": round(self.wall_seconds, 3), "fps": round(self.fps, 2),
-            "stage_median_ms": {k: round(v, 3) for k, v in self.stage_median_ms.items()},
-            "sinks": [s.to_dict() for s in self.sinks], "sink_errors": self.sink_errors,
-            "interrupted": self.interrupted, "source_error": self.source_error,
-            "source_warning": self.source_warning,
-        }
-
-
 class Pipeline:
     """Processes frames one by one; `run()` drives it from a CaptureThread until the end or a stop."""
 
@@ -159,7 +95,7 @@ class Pipeline:
         self.sinks: list[Sink] = list(sinks or [])
         self._sinks_closed = False
         # Per-stage timings of the most recent frames (bounded: a GUI session can run for hours).
-        self._timings: dict[str, deque[float]] = {}
+        self._timings: dict[Timing, deque[float]] = {}
         self._recent = deque(maxlen=30)  # perf_counter of recent frames, for the FPS figure
         self.frames_processed = 0
         self.frames_with_face = 0
@@ -187,8 +123,8 @@ class Pipeline:
             self.tracker.follow(points)
             if self.refiner is None:
                 self._fill(result, step.prediction, points)
-            result.timings_ms["region" if self.refiner else "smooth"] = (time.perf_counter() - t1) * 1000
-        result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+            result.timings_ms[Timing.REGION if self.refiner else Timing.SMOOTH] = (time.perf_counter() - t1) * 1000
+        result.timings_ms[Timing.TOTAL] = (time.perf_counter() - t0) * 1000
         return _Tracked(result, step.prediction, step.new_track)
 
     def _finish(self, tracked: _Tracked) -> FaceResult:
@@ -201,13 +137,13 @@ class Pipeline:
             else:
                 refined = self.refiner.refine(result.image, tracked.prediction)
                 t1 = time.perf_counter()
-                result.timings_ms["refine"] = (t1 - t0) * 1000
+                result.timings_ms[Timing.REFINE] = (t1 - t0) * 1000
                 points = self._smooth(self.smoother, refined, tracked.new_track, result.timestamp)
                 self._fill(result, refined, points)
-                result.timings_ms["smooth"] = (time.perf_counter() - t1) * 1000
+                result.timings_ms[Timing.SMOOTH] = (time.perf_counter() - t1) * 1000
         for stage in self.stages:
             stage.process(result)
-        result.timings_ms["total"] += (time.perf_counter() - t0) * 1000
+        result.timings_ms[Timing.TOTAL] += (time.perf_counter() - t0) * 1000
 
         now = time.perf_counter()
         self._recent.append(now)
@@ -230,6 +166,16 @@ class Pipeline:
         result.raw_points, result.visibility, result.face_score = (prediction.points, prediction.visibility,
                                                                    prediction.face_score)
         result.points = points
+
+    def set_smoothing(self, smoother: SmootherOptions, enabled: bool = True) -> None:
+        """Change the smoothing between frames (the window's control): both smoothers take `smoother`."""
+        switched = enabled != self.options.smoothing
+        self.options = dataclasses.replace(self.options, smoother=smoother, smoothing=enabled)
+        for filt in (self.smoother, self.region_smoother):
+            if filt is not None:
+                filt.options = smoother
+                if switched:   # switched back on: start from the next measurement, not a stale state
+                    filt.reset()
 
     # -- outputs ---------------------------------------------------------------------------------
     def add_sink(self, sink: Sink) -> None:
@@ -260,32 +206,29 @@ class Pipeline:
 
     # -- a whole source --------------------------------------------------------------------------
     def run(self, capture: CaptureThread, stop: threading.Event | None = None,
-            on_result: Callable[[FaceResult], None] | None = None,
             callbacks: RunCallbacks | None = None) -> RunSummary:
         """Process every frame the capture hands over until it ends or `stop` is set; close the sinks."""
         stop = stop or threading.Event()
-        hooks = callbacks or RunCallbacks(on_result=on_result)
+        hooks = callbacks or RunCallbacks()
         start = time.perf_counter()
-        summary = RunSummary(source=capture.info.description, model=getattr(self.backend, "name", "?"))
+        interrupted = False
         interactive = hooks.between_frames is not None or hooks.paused is not None
         outputs = None if interactive or not self.options.overlap_outputs else _OutputThread(self._finish, hooks)
         try:
             self._loop(capture, stop, hooks, outputs)
         except KeyboardInterrupt:
-            summary.interrupted = True
+            interrupted = True
         finally:
             if outputs is not None:
                 outputs.close()   # every tracked frame reaches the sinks before they close
-            summary.interrupted = summary.interrupted or stop.is_set()
-            summary.wall_seconds = time.perf_counter() - start
+            wall_seconds = time.perf_counter() - start
             self.close_sinks()
-        summary.frames_read = capture.frames_read
-        summary.frames_dropped = capture.frames_dropped
-        summary.source_error = capture.read_error
-        summary.source_warning = capture.read_warning
+        summary = self.summary(capture)
+        summary.interrupted = interrupted or stop.is_set()
+        summary.wall_seconds = wall_seconds
         if outputs is not None:
             outputs.raise_error()
-        return self.fill_summary(summary)
+        return summary
 
     def _loop(self, capture: CaptureThread, stop: threading.Event, hooks: RunCallbacks,
               outputs: _OutputThread | None = None) -> None:
@@ -326,6 +269,18 @@ class Pipeline:
         else:
             stop.wait(0.03)
 
+    @property
+    def model_name(self) -> str:
+        return str(getattr(self.backend, "name", "?"))
+
+    def summary(self, capture: CaptureThread, recent: int | None = None) -> RunSummary:
+        """The run's figures so far: the capture's counters and error, then the pipeline's (`fill_summary`).
+        `run()` returns it at the end; the window's worker asks for it while running and after a fault."""
+        summary = RunSummary(source=capture.info.description, model=self.model_name,
+                             frames_read=capture.frames_read, frames_dropped=capture.frames_dropped,
+                             source_error=capture.read_error, source_warning=capture.read_warning)
+        return self.fill_summary(summary, recent)
+
     def fill_summary(self, summary: RunSummary, recent: int | None = None) -> RunSummary:
         """The pipeline's counters into `summary`; stage medians over the last `recent` frames (None: the
         whole TIMING_WINDOW; the window's live figures use a short one)."""
@@ -337,13 +292,13 @@ class Pipeline:
         summary.sink_errors = self.sink_errors + sum(s.errors for s in summary.sinks)
         return summary
 
-    def stage_medians(self, recent: int | None = None) -> dict[str, float]:
+    def stage_medians(self, recent: int | None = None) -> dict[Timing, float]:
         """Median ms per stage over the last `recent` (default TIMING_WINDOW) frames that ran the stage
         ('detect' only runs on some)."""
         medians = {name: statistics.median(list(values)[-recent:] if recent else values)
                    for name, values in self._timings.items() if values}
-        if "total" in medians:   # the sum of the others reads best last
-            medians["total"] = medians.pop("total")
+        if Timing.TOTAL in medians:   # the sum of the others reads best last
+            medians[Timing.TOTAL] = medians.pop(Timing.TOTAL)
         return medians
 
     def close_sinks(self) -> None:

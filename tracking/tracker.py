@@ -19,6 +19,8 @@ from occface_core.types import Box, LandmarkPrediction
 
 from occface_core.detector import FaceDetector, landmark_box_from_detection, largest
 
+from .types import Timing
+
 
 @dataclass(frozen=True)
 class TrackerOptions:
@@ -58,7 +60,7 @@ class TrackStep:
     roi: Box | None
     detected: bool                  # the detector ran on this frame
     new_track: bool                 # a track started on this frame (the smoother should reset)
-    timings_ms: dict[str, float]
+    timings_ms: dict[Timing, float]
 
 
 class FaceTracker:
@@ -100,7 +102,7 @@ class FaceTracker:
 
     def process(self, image: np.ndarray) -> TrackStep:
         self.frames += 1
-        timings: dict[str, float] = {}
+        timings: dict[Timing, float] = {}
         if self._last_points is not None:
             roi = self._next_roi(self._last_points)
             prediction = self._predict(image, roi, timings)
@@ -161,10 +163,10 @@ class FaceTracker:
         turn = float(np.clip((box.angle_deg - last.angle_deg + 180.0) % 360.0 - 180.0, -turn_cap, turn_cap))
         return Box(box.x0 + dx, box.y0 + dy, box.x1 + dx, box.y1 + dy, box.angle_deg + turn)
 
-    def _detect_and_start(self, image: np.ndarray, timings: dict[str, float]) -> TrackStep:
+    def _detect_and_start(self, image: np.ndarray, timings: dict[Timing, float]) -> TrackStep:
         t0 = time.perf_counter()
         detection = largest(self.detector.detect(image))
-        timings["detect"] = (time.perf_counter() - t0) * 1000
+        timings[Timing.DETECT] = (time.perf_counter() - t0) * 1000
         self.detector_calls += 1
         if detection is None:
             return TrackStep(None, None, detected=True, new_track=False, timings_ms=timings)
@@ -180,10 +182,10 @@ class FaceTracker:
         self._last_points, self._roi = prediction.points, roi
         return TrackStep(prediction, roi, detected=True, new_track=True, timings_ms=timings)
 
-    def _predict(self, image: np.ndarray, roi: Box, timings: dict[str, float]) -> LandmarkPrediction:
+    def _predict(self, image: np.ndarray, roi: Box, timings: dict[Timing, float]) -> LandmarkPrediction:
         t0 = time.perf_counter()
         prediction = self.backend.predict(image, roi)
-        timings["landmarks"] = timings.get("landmarks", 0.0) + (time.perf_counter() - t0) * 1000
+        timings[Timing.LANDMARKS] = timings.get(Timing.LANDMARKS, 0.0) + (time.perf_counter() - t0) * 1000
         return prediction
 
     def _accept(self, prediction: LandmarkPrediction, image: np.ndarray) -> bool:

@@ -4,6 +4,7 @@ HeadPose lives here, not in retarget, because FaceResult (this layer) carries it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,20 @@ class Frame:
     timestamp: float
     image: np.ndarray
     captured_at: float
+
+
+class Timing(StrEnum):
+    """The keys of `FaceResult.timings_ms` and of the run summary's stage medians, in the order the
+    status shows them. `REGION` and `REFINE` come with a refining backend (OccFace's eye stage):
+    the smoothing the next region follows, and the second look."""
+
+    DETECT = "detect"          # the face detector (frames where it ran)
+    LANDMARKS = "landmarks"    # the landmark model
+    REGION = "region"
+    REFINE = "refine"
+    SMOOTH = "smooth"          # the output's Kalman smoothing
+    RETARGET = "retarget"      # head pose and blendshapes
+    TOTAL = "total"            # the whole frame
 
 
 Quat = tuple[float, float, float, float]
@@ -62,7 +77,6 @@ class HeadPose:
         }
 
 
-
 @dataclass
 class FaceResult:
     """The pipeline's answer for one frame.
@@ -88,7 +102,7 @@ class FaceResult:
     visibility: np.ndarray | None = None
     raw_points: np.ndarray | None = None
     face_score: float = 0.0
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[Timing, float] = field(default_factory=dict)
     head_pose: HeadPose | None = None
     pose_mirrored: bool = False
     blendshapes: dict[str, float] | None = None

@@ -18,7 +18,7 @@ from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import UDPClient
 
-from tracking.pipeline import SinkStats
+from tracking.summary import SinkStats
 from tracking.types import FaceResult
 
 from .target import OscTarget
