@@ -54,7 +54,7 @@ def _drain(sock: socket.socket) -> int:
 def run_synthetic(frames: int, fps: float) -> dict:
     from retarget.osc import create_sender
     from retarget.stage import RetargetOptions, RetargetStage
-    from tests.synthetic import close_eyes, face_result, open_jaw, project
+    from retarget.synthetic import close_eyes, face_result, open_jaw, project
 
     stage = RetargetStage(RetargetOptions(auto_calibrate_seconds=1.0))
     model = stage.model.points

@@ -25,10 +25,6 @@ class FaceModel:
 
     points: np.ndarray
 
-    @property
-    def interocular_cm(self) -> float:
-        return float(np.linalg.norm(self.points[36] - self.points[45]))
-
 
 def symmetrise(points: np.ndarray) -> np.ndarray:
     """Average a head with its mirror image (x negated, left/right points swapped)."""

@@ -1,4 +1,5 @@
-"""Synthetic landmark sets from the reference head, for tests and the latency benchmark.
+"""Synthetic landmark sets from the reference head, for the tests and the benchmarks (both import it
+from here, since neither may import the other).
 
 Expressions are made in 3D on the head model (eyes closed by moving the upper lids onto the lower,
 jaw opened by moving the chin contour and lower lips down), then posed and projected with the same
@@ -10,10 +11,11 @@ import time
 
 import numpy as np
 
-from retarget.face_model import FaceModel
-from retarget.head_pose import camera_matrix
-from retarget.rotation import euler_to_matrix
 from tracking.types import FaceResult
+
+from .face_model import FaceModel
+from .head_pose import camera_matrix
+from .rotation import euler_to_matrix
 
 UPPER_TO_LOWER_LID = {37: 41, 38: 40, 78: 79, 43: 47, 44: 46, 80: 81}
 RIGHT_EYE_LIDS = (37, 38, 78)
@@ -72,5 +74,6 @@ def face_result(points2d: np.ndarray | None, frame_index: int = 0, fps: float = 
         face_score=0.95 if has_face else 0.0)
 
 
-def neutral_points(model: FaceModel) -> np.ndarray:
-    return np.array(model.points)
+def interocular_cm(model: FaceModel) -> float:
+    """The reference head's outer eye corners apart (36 to 45), a scale for synthetic expressions."""
+    return float(np.linalg.norm(model.points[36] - model.points[45]))

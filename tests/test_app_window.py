@@ -29,7 +29,7 @@ from app.worker import WorkerOptions  # noqa: E402
 from tracking.demo_clip import DEFAULT_CLIP  # noqa: E402
 from app.session import SessionConfig  # noqa: E402
 from occface_core.types import Box  # noqa: E402
-from tests.synthetic import face_result  # noqa: E402
+from retarget.synthetic import face_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = WorkerOptions(realtime=False)

@@ -9,7 +9,7 @@ from retarget.arkit import ARKIT_NAMES
 from retarget.blendshapes import UNMEASURED
 from retarget.face_model import load_face_model
 from retarget.stage import RetargetOptions, RetargetStage
-from tests.synthetic import close_eyes, face_result, open_jaw, project
+from retarget.synthetic import close_eyes, face_result, interocular_cm, open_jaw, project
 
 FRAME = (640, 480)
 MOUTH = list(range(48, 68)) + list(range(82, 86)) + [7, 8, 9]
@@ -108,7 +108,7 @@ def test_gaze_from_the_irises(model):
 
 
 def test_brows_and_smile(model):
-    d = model.interocular_cm
+    d = interocular_cm(model)
     p = np.array(model.points)
     p[17:27, 1] -= 0.1 * d
     shapes = shapes_for(new_stage(model), p)

@@ -12,7 +12,7 @@ from retarget.calibration import CalibrationError, NeutralFace, default_calibrat
 from retarget.face_model import load_face_model
 from retarget.rotation import matrix_to_euler, quat_to_matrix
 from retarget.stage import RetargetOptions, RetargetStage
-from tests.synthetic import close_eyes, face_result, project
+from retarget.synthetic import close_eyes, face_result, interocular_cm, project
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def test_calibration_measures_the_noise_and_widens_the_dead_zones(model, tmp_pat
     assert _false_expression(adaptive, still, 100) < 0.7 * _false_expression(fixed, still, 100)
 
     smile = np.array(model.points)
-    d = model.interocular_cm
+    d = interocular_cm(model)
     smile[[48, 60], :2] += np.array([-0.03, -0.05]) * d
     smile[[54, 64], :2] += np.array([0.03, -0.05]) * d
     result = face_result(project(smile), frame_index=300)
@@ -221,8 +221,8 @@ def test_a_range_calibration_lets_a_user_whose_lids_never_meet_close_the_avatars
     before = run(stage, half_blink, start=100, frames=10).blendshapes
     assert 0.2 < before["eyeBlinkLeft"] < 0.6
     smile = np.array(model.points)
-    smile[[48, 60], :2] += np.array([-0.02, -0.03]) * model.interocular_cm
-    smile[[54, 64], :2] += np.array([0.02, -0.03]) * model.interocular_cm
+    smile[[48, 60], :2] += np.array([-0.02, -0.03]) * interocular_cm(model)
+    smile[[54, 64], :2] += np.array([0.02, -0.03]) * interocular_cm(model)
     shown_smile = run(stage, smile, start=120, frames=10).blendshapes["mouthSmileLeft"]
 
     stage.calibrate_range(seconds=2.0)

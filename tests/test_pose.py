@@ -10,7 +10,7 @@ from retarget.face_model import load_face_model
 from retarget.head_pose import HeadPoseEstimator, PoseOptions, camera_matrix
 from retarget.rotation import euler_to_matrix, matrix_to_euler, matrix_to_quat, quat_to_matrix
 from retarget.stage import RetargetOptions, RetargetStage
-from tests.synthetic import face_result, open_jaw, project
+from retarget.synthetic import face_result, interocular_cm, open_jaw, project
 
 FRAME = (640, 480)
 
@@ -29,7 +29,7 @@ def test_reference_head_axes(model):
     assert p[36, 0] < 0 < p[45, 0], "x must point to the subject's left"
     assert p[8, 1] > p[33, 1] > p[27, 1], "y must point down"
     assert p[30, 2] < p[36, 2], "z must point away from the camera (nose tip nearest)"
-    assert 7.0 < model.interocular_cm < 11.0
+    assert 7.0 < interocular_cm(model) < 11.0
 
 
 @pytest.mark.parametrize("angles", [(0, 0, 0), (10, 30, 5), (-15, -45, -10), (20, 60, 0), (0, 0, 30)])

@@ -11,7 +11,7 @@ from retarget.arkit import ARKIT_NAMES
 from retarget.face_model import load_face_model
 from retarget.osc import create_sender
 from retarget.stage import RetargetOptions, RetargetStage
-from tests.synthetic import close_eyes, face_result, open_jaw, project
+from retarget.synthetic import close_eyes, face_result, open_jaw, project
 
 from tests.osc_receiver import RecordingReceiver, messages_of
 
