@@ -150,7 +150,7 @@ def evaluate(records: list[dict], root: Path, backend, box_mode: str, face_thres
     return EvaluationResult(lm, vm, per_source, per_source_vis), per, ms, preds
 
 
-MODELS = ("occface", "occface-face-only", "mediapipe")   # face-only: OccFace without its eye and mouth stages
+MODELS = ("occface", "occface-face-only", "mediapipe")   # face-only: OccFace without its eye and part stages
 
 
 def build_backend(model: str, weights: Path | None, threads: int, ablate: tuple[str, ...]):
@@ -160,7 +160,7 @@ def build_backend(model: str, weights: Path | None, threads: int, ablate: tuple[
     if not weights.is_file():
         raise BackendError(f"model weights not found: {weights}")
     stages = model == "occface"
-    return OccFaceBackend(weights, threads=threads, ablate=ablate, eye_stage=stages, mouth_stage=stages)
+    return OccFaceBackend(weights, threads=threads, ablate=ablate, eye_stage=stages, part_stages=stages)
 
 
 def predictions_path(predictions: Path | None, model: str, several: bool) -> Path | None:
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default=None, help="keep only this split (e.g. val); default: every record")
     p.add_argument("--model", action="append", choices=MODELS, default=None,
                    help="backend to evaluate, repeatable (default: occface and mediapipe, compared on the faces "
-                        "both answer); occface-face-only is OccFace without its eye and mouth stages")
+                        "both answer); occface-face-only is OccFace without its eye and part stages")
     p.add_argument("--weights", type=Path, default=None, help="OccFace weights (.onnx or .pt); default assets/occface.onnx")
     p.add_argument("--box", choices=("gt", "detect"), default="gt")
     p.add_argument("--face-threshold", type=float, default=0.5, help="below this face score the image has no face")

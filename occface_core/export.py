@@ -67,17 +67,30 @@ def export_eye_stage(weights: Path, out: Path) -> dict:
     from .eye_model import load_eye_model
     from .eye_train import export_eye_onnx
 
+    return _export_local(export_eye_onnx, load_eye_model(weights), weights, out)
+
+
+def _export_local(export, net, weights: Path, out: Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
-    diff = export_eye_onnx(load_eye_model(weights), out)
+    diff = export(net, out)
     if diff > 1e-3:
         raise RuntimeError(f"ONNX output differs from PyTorch by {diff:.3g} px")
     cfg_src = weights.with_name(weights.stem + "_config.json")
     if not cfg_src.is_file():
-        raise RuntimeError(f"no config beside the eye weights: {cfg_src}")
+        raise RuntimeError(f"no config beside the weights: {cfg_src}")
     config = {**json.loads(cfg_src.read_text()), "onnx_max_abs_diff": diff}
     out.with_name(out.stem + "_config.json").write_text(json.dumps(config, indent=2))
     _copy_beside(weights, out)
     return {"max_abs_diff_points": diff, "onnx_bytes": out.stat().st_size}
+
+
+def export_part_stage(weights: Path, out: Path) -> dict:
+    """A part stage's checkpoint to ONNX; its config (part, crop, provenance) goes beside it with the
+    new ONNX-vs-PyTorch difference."""
+    from .part_model import load_part_model
+    from .part_train import export_part_onnx
+
+    return _export_local(export_part_onnx, load_part_model(weights), weights, out)
 
 
 def _copy_beside(weights: Path, out: Path) -> None:
@@ -91,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m occface_core.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", required=True, type=Path,
-                   help="checkpoint from occface_core.train (.pt), or with --eyes from occface_core.eye_train")
-    p.add_argument("--eyes", action="store_true", help="the weights are the eye stage's")
+                   help="checkpoint from occface_core.train (.pt), with --eyes from occface_core.eye_train, "
+                        "with --part from occface_core.part_train")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--eyes", action="store_true", help="the weights are the eye stage's")
+    kind.add_argument("--part", action="store_true", help="the weights are a part stage's (mouth, nose)")
     p.add_argument("--out", required=True, type=Path, help="ONNX file to write; the .pt and _config.json go beside it")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-PyTorch comparison")
@@ -102,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         info = (export_eye_stage(args.weights, args.out) if args.eyes
+                else export_part_stage(args.weights, args.out) if args.part
                 else export_onnx(args.weights, args.out, args.opset, not args.no_check))
     except (RuntimeError, KeyError, ValueError) as e:
         print(f"error: export failed: {e}", file=sys.stderr)

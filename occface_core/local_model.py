@@ -70,7 +70,9 @@ def export_local_onnx(net: LocalNet, out: Path, input_name: str) -> float:
     return float(np.abs(ref - got).max())
 
 
-def save_local_model(net: LocalNet, path: Path, crop: dict, meta: dict) -> None:
-    """A local stage's checkpoint: weights, the crop it was trained on, trunk depth, provenance."""
+def save_local_model(net: LocalNet, path: Path, crop: dict, meta: dict, **extra) -> None:
+    """A local stage's checkpoint: weights, the crop it was trained on, trunk depth, provenance, and
+    what else its loader needs (`extra`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": net.state_dict(), "crop": crop, "trunk_blocks": len(net.trunk.blocks), "meta": meta}, path)
+    torch.save({"model": net.state_dict(), "crop": crop, "trunk_blocks": len(net.trunk.blocks), "meta": meta, **extra},
+               path)

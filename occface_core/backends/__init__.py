@@ -66,9 +66,10 @@ BACKEND_NAMES = tuple(m.value for m in ModelName)
 
 
 def create_backend(name: str | ModelName = ModelName.AUTO, weights: Path | None = None,
-                   eye_stage: bool = True) -> LandmarkBackend:
+                   eye_stage: bool = True, part_stages: bool = True) -> LandmarkBackend:
     """Build a backend by name. "auto" is OccFace when its shipped weights exist, else MediaPipe.
-    `eye_stage`: OccFace's second look at each eye, when its weights sit beside the face model's."""
+    `eye_stage`, `part_stages`: OccFace's second look at each eye, at the mouth and the nose, when their weights
+    sit beside the face model's."""
     name = ModelName.parse(name)
     if name is ModelName.AUTO:
         name = ModelName.OCCFACE if (weights is not None or _occface_available()) else ModelName.MEDIAPIPE
@@ -80,7 +81,7 @@ def create_backend(name: str | ModelName = ModelName.AUTO, weights: Path | None 
         if not path.is_file():
             raise BackendError(f"model weights not found: {path}")
         from .occface_backend import OccFaceBackend  # onnxruntime is loaded only when chosen
-        return OccFaceBackend(path, eye_stage=eye_stage)
+        return OccFaceBackend(path, eye_stage=eye_stage, part_stages=part_stages)
     raise AssertionError(f"unhandled model {name}")  # ModelName.parse admitted a member added above
 
 

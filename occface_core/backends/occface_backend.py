@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ..crop import crop_square
+from ..part_crop import PARTS
 from ..types import Box, LandmarkPrediction
 from . import BackendError
 from .eye_stage import EyeStage, eye_weights_for
+from .part_stage import PartStage, part_weights_for
 from .onnx_session import onnx_session
 
 log = logging.getLogger(__name__)
@@ -76,13 +78,14 @@ class OccFaceBackend:
     """predict(frame, roi): crops the square around `roi`, runs the model, returns frame pixels.
 
     With `eye_stage` (default) and the eye stage's weights beside the face model's, each visible eye's
-    lids are placed again from a crop around that eye (`eye_stage`).
+    lids are placed again from a crop around that eye (`eye_stage`); with `part_stages` and their
+    weights, a visible mouth's lips and nose from a crop around each (`part_stage`).
     """
 
     name = "occface"
 
     def __init__(self, weights: Path | str, threads: int = 1, runtime: str = "auto", ablate: tuple[str, ...] = (),
-                 eye_stage: bool = True):
+                 eye_stage: bool = True, part_stages: bool = True):
         path = Path(weights)
         if not path.is_file():
             raise BackendError(f"model weights not found: {path}")
@@ -118,6 +121,14 @@ class OccFaceBackend:
             self.eyes = EyeStage(eyes, threads)
         elif eye_stage:
             log.info("no eye stage beside %s (%s): the face model's own eye points are used", path, eyes.name)
+        self.parts = []
+        for part in PARTS if part_stages else ():
+            file = part_weights_for(path, part)
+            if file.is_file():
+                self.parts.append(PartStage(file, part, threads))
+            else:
+                log.info("no %s stage beside %s (%s): the face model's own points are used", part, path, file.name)
+        self.stages = ([self.eyes] if self.eyes is not None else []) + self.parts
 
     def preprocess(self, frame: np.ndarray, roi: Box):
         crop, transform = crop_square(frame, roi, self.input_size)
@@ -126,8 +137,8 @@ class OccFaceBackend:
 
     @property
     def refines(self) -> bool:
-        """Whether `refine` does anything: the eye stage is loaded."""
-        return self.eyes is not None
+        """Whether `refine` does anything: a local stage is loaded."""
+        return bool(self.stages)
 
     def predict(self, frame: np.ndarray, roi: Box) -> LandmarkPrediction:
         return self.refine(frame, self.locate(frame, roi))
@@ -140,12 +151,15 @@ class OccFaceBackend:
         return LandmarkPrediction(points, vis[0].astype(np.float32), float(np.reshape(score, -1)[0]))
 
     def refine(self, frame: np.ndarray, prediction: LandmarkPrediction) -> LandmarkPrediction:
-        """The eye stage's lids in place of the face model's; unchanged without an eye stage."""
-        if self.eyes is None:
-            return prediction
-        points = self.eyes.refine(frame, prediction.points, prediction.visibility).astype(np.float32)
-        return replace(prediction, points=points)
+        """The local stages' lids, lips and nose in place of the face model's; unchanged without them.
+        Each stage cuts its crop from the face model's own points (the eye corners, the mouth corners)."""
+        points = prediction.points
+        for stage in self.stages:
+            points = stage.refine(frame, points, prediction.visibility)
+        return prediction if points is prediction.points else replace(prediction, points=points.astype(np.float32))
 
     def close(self) -> None:
         self.runner = None
         self.eyes = None
+        self.parts = []
+        self.stages = []
