@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QForm
                              QSpinBox, QStyle, QStyleOptionSlider, QTableWidget, QTableWidgetItem, QVBoxLayout,
                              QWidget)
 
-from retarget.osc import DEFAULT_PORTS, DEFAULT_RATES_HZ, OscStats, OscTargetError, parse_osc_target
+from retarget.osc import SCHEMES, OscStats, OscTargetError, parse_osc_target
 from tracking.pipeline import StatsFailed
 from tracking.types import HeadPose
 
@@ -326,12 +326,12 @@ class OscTargetsPanel(QWidget):
         self.host = QLineEdit("127.0.0.1")
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
-        self.port.setValue(DEFAULT_PORTS["vmc"])
+        self.port.setValue(SCHEMES["vmc"].default_port)
         self.rate = QDoubleSpinBox()
         self.rate.setRange(1.0, 240.0)
         self.rate.setDecimals(0)
         self.rate.setSuffix(" Hz")
-        self.rate.setValue(DEFAULT_RATES_HZ["vmc"])
+        self.rate.setValue(SCHEMES["vmc"].default_rate_hz)
         self.names = QComboBox()
         for title, names in VMC_NAMES:
             self.names.addItem(title, names)
@@ -377,8 +377,8 @@ class OscTargetsPanel(QWidget):
 
     def _protocol_changed(self) -> None:
         scheme = self.protocol.currentData()
-        self.port.setValue(DEFAULT_PORTS[scheme])
-        self.rate.setValue(DEFAULT_RATES_HZ[scheme])
+        self.port.setValue(SCHEMES[scheme].default_port)
+        self.rate.setValue(SCHEMES[scheme].default_rate_hz)
         self.names.setEnabled(scheme == "vmc")
 
     def specs(self) -> list[str]:

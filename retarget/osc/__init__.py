@@ -12,6 +12,10 @@ Schemes (see docs/STREAMING.md for receiving programs):
 Raw addresses (detailed in retarget.osc.raw): /occface/frame, /occface/face, /occface/points,
 /occface/visibility, /occface/head/quat, /occface/head/euler, /occface/head/pos, /occface/blend.
 
+The schemes, their default ports and rates and their senders are one table, `SCHEMES` (schemes.py).
+A target is a typed `OscTarget`, made from form fields by `make_osc_target` or from a spec string by
+`parse_osc_target`.
+
 Example::
 
     targets = [parse_osc_target(s) for s in ("vmc://127.0.0.1:39540", "vrchat://127.0.0.1")]
@@ -23,27 +27,25 @@ Example::
 """
 from __future__ import annotations
 
-from types import MappingProxyType
-
 from .base import KEEPALIVE_S, OscSender, OscStats
+from .parse import make_osc_target, parse_osc_target
 from .raw import RAW_ADDRESSES, RawSender
-from .target import DEFAULT_PORTS, DEFAULT_RATES_HZ, OscTarget, OscTargetError, parse_osc_target
+from .schemes import SCHEMES, OscScheme
+from .target import OscTarget, OscTargetError
 from .vmc import VmcSender
 from .vrchat import VrchatSender
 
-__all__ = ["OscTarget", "OscTargetError", "OscSender", "OscStats", "VmcSender", "VrchatSender", "RawSender",
-           "parse_osc_target", "create_sender", "DEFAULT_PORTS", "DEFAULT_RATES_HZ", "RAW_ADDRESSES",
+__all__ = ["OscTarget", "OscTargetError", "OscScheme", "OscSender", "OscStats", "VmcSender", "VrchatSender",
+           "RawSender", "SCHEMES", "make_osc_target", "parse_osc_target", "create_sender", "RAW_ADDRESSES",
            "KEEPALIVE_S"]
-
-_SENDERS = MappingProxyType({"vmc": VmcSender, "vrchat": VrchatSender, "raw": RawSender})
 
 
 def create_sender(target: OscTarget | str, **kwargs) -> OscSender:
-    """The sender for `target` (a parsed target or a spec string). kwargs: e.g. clock= for tests."""
+    """The sender for `target` (a spec string is parsed first). kwargs: e.g. clock= for tests."""
     if isinstance(target, str):
         target = parse_osc_target(target)
     try:
-        cls = _SENDERS[target.scheme]
+        cls = SCHEMES[target.scheme].sender
     except KeyError:
         raise OscTargetError(f"unknown OSC scheme {target.scheme!r}") from None
     try:

@@ -12,20 +12,62 @@ syncs floats at 8 bits anyway), and every parameter at least once per `FULL_REFR
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Sequence
 
-from tracking.types import FaceResult
+from tracking.types import FaceResult, HeadPose
 
-from tracking.types import HeadPose
-
+from ..arkit import ARKIT_NAMES
 from ..rotation import matrix_to_euler, quat_to_matrix
 from .base import OscSender, Packet
 from .encode import Datagram, FloatMessageTemplate
-from .target import OscTarget, VRCHAT_HEAD_KEYS, default_vrchat_name_map
+from .target import OscTarget, OscTargetError
 
 CHANGE_EPSILON = 1.0 / 512
 FULL_REFRESH_S = 1.0   # every parameter again, changed or not (a receiver that joined late catches up)
+
+# Extra keys a VRChat name map may use besides the 52 ARKit names: head angles in degrees / 90.
+VRCHAT_HEAD_KEYS = ("headPitch", "headYaw", "headRoll")
+
+_OSC_RESERVED = frozenset(" #*,?[]{}")  # characters OSC address patterns reserve
+
+
+def default_vrchat_name_map() -> dict[str, str]:
+    """ARKit name -> avatar parameter name; by default the parameter carries the ARKit name itself."""
+    return {name: name for name in ARKIT_NAMES}
+
+
+def load_vrchat_name_map(path: Path) -> dict[str, str]:
+    """Read a user's JSON name map ``{"jawOpen": "JawOpen", "tongueOut": null, ...}``.
+
+    Keys are ARKit names (or headPitch/headYaw/headRoll); a null value drops that parameter; names the
+    file does not mention keep their default (the ARKit name).
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OscTargetError(f"VRChat name map not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise OscTargetError(f"VRChat name map {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise OscTargetError(f"VRChat name map {path} must be a JSON object of ARKit name -> parameter name")
+    known = set(ARKIT_NAMES) | set(VRCHAT_HEAD_KEYS)
+    mapping = default_vrchat_name_map()
+    for key, value in data.items():
+        if key not in known:
+            raise OscTargetError(f"VRChat name map {path}: unknown key {key!r} (expected an ARKit name "
+                                 f"or one of {', '.join(VRCHAT_HEAD_KEYS)})")
+        if value is None:
+            mapping.pop(key, None)
+        elif isinstance(value, str) and value and not value.startswith("/") \
+                and not any(c in _OSC_RESERVED for c in value):
+            mapping[key] = value  # "/" inside is fine: face-tracking avatars use e.g. "FT/v2/JawOpen"
+        else:
+            raise OscTargetError(f"VRChat name map {path}: value for {key!r} must be a parameter name "
+                                 f"(no leading '/', no spaces or any of #*,?[]{{}}), or null")
+    return mapping
 
 
 class VrchatSender(OscSender):
