@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from occface_core import dataset
+
 FRAME_W, FRAME_H = 640, 480
 
 
@@ -24,8 +26,8 @@ class FaceFrame:
 
 
 def read_records(data: Path, split: str | None = "val", sources: tuple[str, ...] = ()) -> list[dict]:
-    records = [json.loads(line) for line in Path(data).read_text().splitlines() if line.strip()]
-    return [r for r in records if (split is None or r.get("split") == split)
+    """The annotation lines of `split` (None: all) from `sources` (empty: all)."""
+    return [r for r in dataset.read_records(data) if (split is None or r.get("split") == split)
             and (not sources or r.get("source") in sources)]
 
 

@@ -71,7 +71,6 @@ def encode_edge_map(points_hm: torch.Tensor, weights: torch.Tensor, size: int, s
 
     A segment contributes only when both of its end points carry a label.
     """
-    B = points_hm.shape[0]
     pa, pb = points_hm[:, SEG_A], points_hm[:, SEG_B]                 # (B, S, 2)
     wa = (weights[:, SEG_A] > 0) & (weights[:, SEG_B] > 0)            # (B, S)
     g = _grid(size, points_hm.device, points_hm.dtype)
@@ -102,12 +101,6 @@ def soft_argmax(heatmaps: torch.Tensor, beta: float) -> tuple[torch.Tensor, torc
     x = (att.sum(dim=2) * gx).sum(-1)
     y = (att.sum(dim=3) * gy).sum(-1)
     return torch.stack([x, y], dim=-1), att
-
-
-def decode_numpy(heatmaps: np.ndarray, beta: float) -> np.ndarray:
-    """The same soft-argmax on a numpy array (P, h, w) -> (P, 2) in heatmap cells."""
-    coords, _ = soft_argmax(torch.from_numpy(np.ascontiguousarray(heatmaps, dtype=np.float32))[None], beta)
-    return coords[0].numpy()
 
 
 def to_heatmap(points_px: torch.Tensor | np.ndarray, cfg: CodecConfig):

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from torch import nn
 
 FACE_MESH_RELPATH = "mediapipe/modules/face_landmark/face_landmark.tflite"
-FACE_MESH_INPUT = 192
 
 
 def wheel_file(relpath: str) -> Path:

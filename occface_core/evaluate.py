@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import DEFAULT_OCCFACE_WEIGHTS, BackendError, create_backend
-from .backends.occface_backend import OccFaceBackend
+from .backends.occface_backend import ABLATIONS, OccFaceBackend
 from .detector import BlazeFaceDetector, landmark_box_from_detection, largest
 from .layout import IBUG68
 from .metrics import EvaluationResult, compare_backends, comparison_text, landmark_metrics, plot_ced, \
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=0, help="only the first N records")
     p.add_argument("--threads", type=int, default=1, help="OccFace inference threads")
     p.add_argument("--resume", action="store_true", help="reuse the lines already in --predictions")
-    p.add_argument("--ablate", action="append", default=[], choices=("no-context", "no-reweight"),
+    p.add_argument("--ablate", action="append", default=[], choices=ABLATIONS,
                    help="OccFace inference-time knock-out (PyTorch path): no-context sets the visibility "
                         "gate alpha to 0, no-reweight removes the point/edge-map reweighting")
     args = p.parse_args(argv)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .crop import apply_affine
+from .layout import opening_ratio
 
 # The eight points of each eye in the network's order, that of the subject's left eye as seen in the
 # image: inner corner, upper-inner, upper-outer, outer corner, lower-outer, lower-inner, upper and lower
@@ -82,7 +83,4 @@ def to_image(matrix: np.ndarray, crop_points: np.ndarray) -> np.ndarray:
 
 def lid_opening(eye_points: np.ndarray) -> np.ndarray:
     """Mean gap between facing lid points over the corner distance, (..., 8, 2) in EYE_ORDER -> (...)."""
-    gaps = np.mean([np.linalg.norm(eye_points[..., a, :] - eye_points[..., b, :], axis=-1) for a, b in LID_PAIRS],
-                   axis=0)
-    width = np.linalg.norm(eye_points[..., INNER, :] - eye_points[..., OUTER, :], axis=-1)
-    return gaps / np.maximum(width, 1e-6)
+    return opening_ratio(np.asarray(eye_points, np.float64), LID_PAIRS, (INNER, OUTER))

@@ -52,7 +52,6 @@ MIN_EYE_WIDTH = 6.0     # labelled-crop pixels; smaller eyes are noise
 
 @dataclass
 class EyeTrainConfig:
-    epochs: int = 200
     batch_size: int = 128
     lr: float = 1e-3
     trunk_lr_scale: float = 0.3

@@ -135,15 +135,29 @@ def interocular(points: np.ndarray) -> np.ndarray:
 RIGHT_EYE, LEFT_EYE = tuple(range(36, 42)), tuple(range(42, 48))
 
 
-def eye_aspect_ratio(points: np.ndarray) -> np.ndarray:
-    """Eye aspect ratio of the right and left eye (…, 2): mean lid gap over corner distance.
+def opening_ratio(points, pairs, corners, min_width: float = 1e-6):
+    """Mean gap between facing points over the distance between two corners: how open an eye or a
+    mouth is. `points` (..., P, 2) as a NumPy array or a torch tensor (differentiable, and finite at a
+    gap of 0); `pairs` and `corners` index its P axis. Returns (...)."""
+    def dist(a: int, b: int):
+        d = points[..., a, :] - points[..., b, :]
+        return ((d * d).sum(-1) + 1e-12) ** 0.5
+
+    gaps = sum(dist(a, b) for a, b in pairs) / len(pairs)
+    return gaps / dist(*corners).clip(min_width)
+
+
+def eye_aspect_ratio(points):
+    """Eye aspect ratio of the right and left eye (…, 2): mean lid gap over corner distance, of iBUG
+    points (…, ≥68, 2), NumPy or torch.
 
     About 0.25-0.35 for an open eye and below about 0.12 for a near-shut one.
     """
-    p = np.asarray(points, dtype=np.float64)
-    out = []
-    for c0, u1, u2, c3, l4, l5 in (RIGHT_EYE, LEFT_EYE):
-        gap = (np.linalg.norm(p[..., u1, :] - p[..., l5, :], axis=-1)
-               + np.linalg.norm(p[..., u2, :] - p[..., l4, :], axis=-1)) / 2
-        out.append(gap / np.maximum(np.linalg.norm(p[..., c0, :] - p[..., c3, :], axis=-1), 1e-6))
-    return np.stack(out, axis=-1)
+    tensor = hasattr(points, "requires_grad")      # the training path; inference passes arrays
+    if not tensor:
+        points = np.asarray(points, np.float64)
+    ratios = [opening_ratio(points, ((u1, l5), (u2, l4)), (c0, c3)) for c0, u1, u2, c3, l4, l5 in (RIGHT_EYE, LEFT_EYE)]
+    if not tensor:
+        return np.stack(ratios, axis=-1)
+    import torch
+    return torch.stack(ratios, dim=-1)

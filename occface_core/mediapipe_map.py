@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .head_prior import LEFT_EAR_NORMAL, layout_from_mesh3d, load_map, mean_face_3d, mean_mesh478
+from .head_prior import LEFT_EAR_NORMAL, layout_from_mesh3d, mean_face_3d, mean_mesh478
 from .layout import NUM_POINTS
 
 SOURCE_NONE, SOURCE_MESH, SOURCE_PRIOR = 0, 1, 2
@@ -92,8 +92,3 @@ def mesh_to_layout(mesh478: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     visibility = _visibility_from_normal_z(nz)
     assert len(visibility) == NUM_POINTS
     return pts3[:, :2].astype(np.float32), visibility.astype(np.float32), source.astype(np.int8)
-
-
-def covered_points() -> list[int]:
-    """Layout indices the mesh covers directly."""
-    return sorted(int(k) for k in load_map()["points"])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import MIRROR
+from .layout import MIRROR, opening_ratio
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,6 @@ def opening(spec: PartSpec, part_points: np.ndarray, anchors: np.ndarray) -> np.
     for a part without gaps."""
     if not spec.gaps:
         return np.zeros(part_points.shape[:-2])
-    gaps = np.mean([np.linalg.norm(part_points[..., a, :] - part_points[..., b, :], axis=-1) for a, b in spec.gaps],
-                   axis=0)
-    return gaps / np.maximum(anchor_distance(anchors), 1e-6)
+    both = np.concatenate([part_points, anchors], axis=-2).astype(np.float64)
+    n = part_points.shape[-2]
+    return opening_ratio(both, spec.gaps, (n, n + 1))

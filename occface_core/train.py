@@ -46,7 +46,8 @@ import torch.nn.functional as F
 from . import codec
 from .dataset import AugmentConfig, FaceDataset, LabelConfig, Labels, build_labels
 from .encoder import pretrained_encoder
-from .layout import IBUG68, LEFT_EYE, RIGHT_EYE, eye_aspect_ratio, interocular
+from .layout import IBUG68, LEFT_EYE, RIGHT_EYE, eye_aspect_ratio
+from .metrics import failure_rate, nme_per_image
 from .model import ModelConfig, OccFaceNet, count_flops, count_parameters, load_model
 from .occluders import eq9_occlusion, mask_to_heatmap
 
@@ -129,22 +130,13 @@ def compute_losses(out: dict, batch: dict, cfg: ModelConfig, lw: LossWeights, wi
     return losses
 
 
-def eye_aspect_torch(points: torch.Tensor) -> torch.Tensor:
-    """`layout.eye_aspect_ratio` for tensors (B, P, 2) -> (B, 2), differentiable."""
-    out = []
-    for c0, u1, u2, c3, l4, l5 in (RIGHT_EYE, LEFT_EYE):
-        gap = ((points[:, u1] - points[:, l5]).norm(dim=-1) + (points[:, u2] - points[:, l4]).norm(dim=-1)) / 2
-        out.append(gap / (points[:, c0] - points[:, c3]).norm(dim=-1).clamp_min(1e-3))
-    return torch.stack(out, dim=-1)
-
-
 def eye_aspect_loss(coords: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Smooth-L1 between predicted and labelled eye aspect ratios, over eyes with all six points labelled
     and at least two heatmap cells wide (the ratio of a foreshortened far eye is mostly noise)."""
     labelled = torch.stack([(weights[:, list(eye)] > 0).all(dim=-1) for eye in (RIGHT_EYE, LEFT_EYE)], dim=-1)
     width = torch.stack([(target[:, c0] - target[:, c3]).norm(dim=-1) for c0, *_, c3, _, _ in (RIGHT_EYE, LEFT_EYE)], -1)
     labelled = (labelled & (width >= 2.0)).float()
-    err = F.smooth_l1_loss(eye_aspect_torch(coords), eye_aspect_torch(target), reduction="none", beta=0.02)
+    err = F.smooth_l1_loss(eye_aspect_ratio(coords), eye_aspect_ratio(target), reduction="none", beta=0.02)
     return (err * labelled).sum() / labelled.sum().clamp_min(1.0)
 
 
@@ -184,14 +176,11 @@ def validate(model: OccFaceNet, loader, device) -> dict:
     for batch in loader:
         out = model(batch["image"].to(device))
         pred = codec.to_pixels(out["coords"], model.cfg.codec).cpu().numpy()
-        gt = batch["points"].numpy()
-        io = interocular(gt[:, IBUG68])
-        e = np.linalg.norm(pred[:, IBUG68] - gt[:, IBUG68], axis=-1).mean(-1) / np.maximum(io, 1e-6)
-        errs.append(e)
+        errs.append(nme_per_image(pred[:, IBUG68], batch["points"].numpy()[:, IBUG68]))
         face_scores.append(torch.sigmoid(out["face_logit"]).cpu().numpy())
     model.train()
     e = np.concatenate(errs)
-    return {"nme68": float(e.mean()), "fr10": float((e > 0.10).mean()),
+    return {"nme68": float(e.mean()), "fr10": failure_rate(e),
             "face_score_mean": float(np.concatenate(face_scores).mean())}
 
 
