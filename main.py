@@ -6,6 +6,7 @@ Examples:
   python main.py --video talk.mp4 --headless --record out.mp4 --export frames.jsonl --summary-json run.json
   python main.py --camera 0 --headless --osc vmc://127.0.0.1:39540     # to VSeeFace (VMC performer port)
   python main.py --camera 0 --osc vrchat://127.0.0.1:9000 --osc raw://127.0.0.1:9100
+  python main.py --camera 0 --smoothing 2                          # a stiller avatar, a little slower to follow
 """
 from __future__ import annotations
 
@@ -14,16 +15,19 @@ import occface_core.blas_threads  # noqa: F401  (first: before anything loads nu
 import argparse
 import json
 import logging
+import math
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from app.recording import check_writable
-from app.session import SessionConfig, build_session
+from live.recording import check_writable
+from live.session import SessionConfig, build_session
 from occface_core.backends import BACKEND_NAMES, ModelName
 from occface_core.errors import UserError
+from retarget.osc import parse_osc_target
 from tracking.demo_clip import DEFAULT_CLIP
+from tracking.smoother import DEFAULT_STRENGTH, STRENGTH_HELP
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,7 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--osc", action="append", default=[], metavar="TARGET",
                         help="stream over OSC: vmc://HOST:PORT, vrchat://HOST:PORT or raw://HOST:PORT "
                              "(repeatable; options like ?rate=30, ?names=perfect_sync or ?names=vrm)")
-    parser.add_argument("--no-smoothing", action="store_true", help="send the model's raw landmarks")
+    smoothing = parser.add_mutually_exclusive_group()
+    smoothing.add_argument("--smoothing", type=float, default=DEFAULT_STRENGTH, metavar="STRENGTH",
+                           help=f"how strongly the landmarks are smoothed: {STRENGTH_HELP}")
+    smoothing.add_argument("--no-smoothing", action="store_true", help="send the model's raw landmarks")
     parser.add_argument("--no-retarget", action="store_true", help="skip head pose and blendshapes")
     parser.add_argument("--mirror", action="store_true",
                         help="swap left and right: for a camera that delivers a mirrored image, or for a "
@@ -64,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--max-frames must be a positive number")
     if args.focal_length is not None and not args.focal_length > 0:   # also NaN; 0 used to mean "default"
         parser.error("--focal-length must be a positive number of pixels (leave it out for the default)")
+    if not (math.isfinite(args.smoothing) and args.smoothing >= 0):
+        parser.error("--smoothing must be a number from 0 (off) upward; 1 is the default")
     if args.weights is not None and args.model == ModelName.MEDIAPIPE:
         parser.error("--weights is for the OccFace model; --model mediapipe has no weights to choose")
     if args.camera is None and args.video is None and not args.demo:
@@ -72,11 +81,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def config_from_args(args: argparse.Namespace) -> SessionConfig:
+    """The session the arguments ask for; OSC targets are checked here, before anything opens (an
+    OscTargetError, the user's mistake)."""
     source: int | Path = args.camera if args.camera is not None else (args.video or DEFAULT_CLIP)
     return SessionConfig(source=source, model=ModelName(args.model), weights=args.weights,
-                         eye_stage=not args.no_eye_stage, record=args.record,
-                         export=args.export, osc=list(args.osc), max_frames=args.max_frames, realtime=args.realtime,
-                         smoothing=not args.no_smoothing, retarget=not args.no_retarget, mirror=args.mirror,
+                         eye_stage=not args.no_eye_stage, record=args.record, export=args.export,
+                         osc=[parse_osc_target(spec) for spec in args.osc], max_frames=args.max_frames,
+                         realtime=args.realtime, smoothing=not args.no_smoothing, smoothing_strength=args.smoothing,
+                         retarget=not args.no_retarget, mirror=args.mirror,
                          focal_length_px=args.focal_length, calibration=args.calibration)
 
 
@@ -93,8 +105,7 @@ def run_headless(config: SessionConfig, summary_path: Path | None) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        session.capture.start()
-        summary = session.pipeline.run(session.capture, stop)
+        summary = session.run(stop)
     finally:
         signal.signal(signal.SIGINT, previous)
         session.close()
@@ -133,16 +144,22 @@ def format_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+def run_window(config: SessionConfig) -> int:
+    """The desktop window over the same session. The only place main.py reaches into app/, and only
+    when called: the headless path never imports the window's package (or Qt)."""
+    from app.application import run_app
+
+    return run_app(config)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
-    config = config_from_args(args)
     try:
+        config = config_from_args(args)
         if args.headless:
             return run_headless(config, args.summary_json)
-        from app.main_window import run_app  # Qt is imported only for the window
-
-        return run_app(config)
+        return run_window(config)
     except UserError as exc:  # every user mistake, wherever found: one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,68 +1,36 @@
-"""The window's panels: each builds and lays out its own widgets; the window wires them to the worker.
+"""The window's panels by concern: each builds its own widgets, emits its own signals and keeps its own
+settings; the window wires them to the worker.
 
-TransportBar (source, start/pause/stop, record) · ErrorBanner · ViewPanel (live view, position,
-overlay switches) · ExpressionPanel (head pose, calibration, blendshape meters) · RecordingPanel ·
-StatusPanel (the run's figures and the message log). The OSC panel lives in widgets.py.
+ErrorBanner · ViewPanel (live view, position in a file, overlays, playback and smoothing) ·
+CalibrationPanel (head pose, calibration, blendshape meters) · StatusPanel (the run's figures, the
+status bar, the message log). Sources and run control: sources.py; recording: recording_panel.py;
+OSC: osc_panel.py.
 """
 from __future__ import annotations
 
-from pathlib import Path
+import time
+from typing import Callable
 
-from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                             QPushButton, QScrollArea, QSizePolicy, QStyle, QToolButton, QVBoxLayout,
-                             QWidget)
+import cv2
+import numpy as np
+from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                             QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
-from .annotate import OverlayOptions
+from live.annotate import OverlayOptions, OverlayRenderer
+from live.session import SessionConfig
+from live.worker import PipelineWorker, Snapshot, WorkerState
+from tracking.smoother import DEFAULT_STRENGTH, STRENGTH_HELP
+from tracking.types import FaceResult, Timing
+
+from .recording_panel import fmt_duration
 from .widgets import BlendshapeMeters, HeadPoseReadout, SeekSlider, VideoView
-from .worker import Snapshot, WorkerState
 
 # (settings key, title, ticked by default, the OverlayOptions fields the box switches)
 OVERLAYS = (("points", "Landmarks", True, ("points",)), ("roi", "ROI && state", True, ("roi", "status")),
             ("head_axes", "Head axes", True, ("head_axes",)), ("contours", "Contours", True, ("contours",)),
             ("blendshapes", "Shape bars", False, ("blendshapes",)))
-STAGE_ORDER = ("detect", "landmarks", "region", "refine", "smooth", "retarget", "total")   # region, refine: with an eye stage
-
-
-def default_record_folder() -> Path:
-    videos = Path.home() / "Videos"
-    return (videos if videos.is_dir() else Path.home()) / "OccFace"
-
-
-class TransportBar(QWidget):
-    """Source choice, start/pause/stop and the record button with its elapsed time."""
-
-    def __init__(self, style: QStyle):
-        super().__init__()
-        bar = QHBoxLayout(self)
-        bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(QLabel("Source"))
-        self.source_combo = QComboBox()
-        self.source_combo.setMinimumWidth(300)
-        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        bar.addWidget(self.source_combo)
-        self.refresh_button = QToolButton()
-        self.refresh_button.setText("⟳")
-        self.refresh_button.setToolTip("Look for cameras again")
-        bar.addWidget(self.refresh_button)
-        self.open_button = QPushButton("Open video…")
-        bar.addWidget(self.open_button)
-        bar.addSpacing(12)
-        self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Start")
-        self.pause_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause")
-        self.pause_button.setCheckable(True)
-        self.stop_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Stop")
-        for b in (self.start_button, self.pause_button, self.stop_button):
-            bar.addWidget(b)
-        bar.addSpacing(12)
-        self.record_button = QPushButton("● Record")
-        self.record_button.setCheckable(True)
-        self.record_button.setToolTip("Record the annotated video and the per-frame data (Ctrl+R)")
-        bar.addWidget(self.record_button)
-        self.record_time = QLabel("")
-        self.record_time.setMinimumWidth(120)
-        bar.addWidget(self.record_time)
-        bar.addStretch(1)
+ACTIVE = (WorkerState.RUNNING, WorkerState.PAUSED)
 
 
 class ErrorBanner(QWidget):
@@ -92,10 +60,19 @@ class ErrorBanner(QWidget):
 
 
 class ViewPanel(QWidget):
-    """The live view, the position slider of a file, the overlay switches and the playback speed."""
+    """The live view, the position slider of a file, the overlay switches, the playback speed and the
+    smoothing strength."""
+
+    seek_requested = pyqtSignal(int)
+    overlays_changed = pyqtSignal()
+    smoothing_changed = pyqtSignal(float)
+    MAX_VIEW_FPS = 30.0  # drawing rate cap; tracking runs as fast as it can regardless
 
     def __init__(self):
         super().__init__()
+        self._renderer = OverlayRenderer()  # the recorder's drawing, straight into the view's buffer
+        self._shown_seq = self._skipped = 0
+        self._last_draw = 0.0
         lv = QVBoxLayout(self)
         lv.setContentsMargins(0, 0, 0, 0)
         self.view = VideoView()
@@ -109,32 +86,121 @@ class ViewPanel(QWidget):
         self.position_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         pos.addWidget(self.position_label)
         lv.addLayout(pos)
-        overlays = QHBoxLayout()
-        overlays.addWidget(QLabel("Overlays:"))
+        lv.addLayout(self._build_switches())
+        self.position_slider.sliderReleased.connect(lambda: self.seek_requested.emit(self.position_slider.value()))
+        self.position_slider.actionTriggered.connect(self._slider_action)
+
+    def _build_switches(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Overlays:"))
         self.overlay_boxes: dict[str, QCheckBox] = {}
         for key, title, default, _ in OVERLAYS:
             box = QCheckBox(title)
             box.setChecked(default)
-            overlays.addWidget(box)
+            box.toggled.connect(self.overlays_changed.emit)
+            row.addWidget(box)
             self.overlay_boxes[key] = box
-        overlays.addStretch(1)
+        row.addStretch(1)
         self.realtime_box = QCheckBox("Play files at their own speed")
         self.realtime_box.setChecked(True)
         self.realtime_box.setToolTip("Off: process video files as fast as the pipeline can")
-        overlays.addWidget(self.realtime_box)
-        lv.addLayout(overlays)
+        row.addWidget(self.realtime_box)
+        row.addWidget(QLabel("Smoothing"))
+        self.smoothing = QDoubleSpinBox()
+        self.smoothing.setRange(0.0, 4.0)
+        self.smoothing.setSingleStep(0.25)
+        self.smoothing.setDecimals(2)
+        self.smoothing.setValue(DEFAULT_STRENGTH)
+        self.smoothing.setToolTip(f"How strongly the landmarks are smoothed: {STRENGTH_HELP}.")
+        self.smoothing.valueChanged.connect(self.smoothing_changed.emit)
+        row.addWidget(self.smoothing)
+        return row
+
+    def _slider_action(self, action: int) -> None:
+        if not self.position_slider.isSliderDown():
+            # page/step clicks and keys: seek to where the slider is going
+            QTimer.singleShot(0, lambda: self.seek_requested.emit(self.position_slider.value()))
 
     def overlay_options(self) -> OverlayOptions:
         """What the boxes ask to draw, in the view and in recordings ("ROI & state" switches both)."""
         return OverlayOptions(**{field: self.overlay_boxes[key].isChecked()
                                  for key, _, _, fields in OVERLAYS for field in fields})
 
+    def annotated(self, result: FaceResult) -> np.ndarray:
+        """The frame as 32-bit BGRA (what the view shows without a conversion) with the overlays drawn."""
+        canvas = cv2.cvtColor(result.image, cv2.COLOR_BGR2BGRA)
+        self._renderer.draw(canvas, result, result.fps, self.overlay_options())
+        return canvas
 
-class ExpressionPanel(QWidget):
-    """Head pose readout, "Calibrate neutral" with its state, and the blendshape meters."""
+    def new_run(self, placeholder: str) -> None:
+        self._shown_seq = self._skipped = 0
+        self.view.clear(placeholder)
 
-    def __init__(self):
+    def show_latest(self, seq: int, result: FaceResult | None) -> bool:
+        """Draw the worker's newest result (number `seq`) if it is new and a frame is due: at most
+        MAX_VIEW_FPS a second; a result it skips is simply replaced by a newer one (nothing queues up,
+        tracking never waits for drawing). True when it was shown."""
+        now = time.perf_counter()
+        if seq == self._shown_seq or result is None or now - self._last_draw < 0.9 / self.MAX_VIEW_FPS:
+            return False
+        self._skipped += max(0, seq - self._shown_seq - 1)
+        self._shown_seq, self._last_draw = seq, now
+        self.redraw(result)
+        return True
+
+    def redraw(self, result: FaceResult | None) -> None:
+        if result is not None and result.image is not None:
+            self.view.set_frame(self.annotated(result), result.frame_index)
+
+    def drawn_text(self) -> str:
+        return f"{self.view.frames_shown} frames drawn, {self._skipped} newer results skipped"
+
+    def show_position(self, s: Snapshot) -> None:
+        slider = self.position_slider
+        if s.frame_count and not s.live:
+            slider.setEnabled(s.state in ACTIVE)
+            if slider.maximum() != s.frame_count - 1:
+                slider.setRange(0, s.frame_count - 1)
+            if not slider.isSliderDown():
+                slider.blockSignals(True)
+                slider.setValue(s.position)
+                slider.blockSignals(False)
+            fps = s.source_fps or 30.0
+            self.position_label.setText(f"{fmt_duration(s.position / fps)} / {fmt_duration(s.frame_count / fps)}")
+        else:
+            slider.setEnabled(False)
+            self.position_label.setText("live" if s.live else "—")
+
+    def take_smoothing(self, config: SessionConfig) -> None:
+        """The command line's smoothing (--smoothing, --no-smoothing) over the saved one, when it sets one."""
+        wanted = config.smoothing_strength if config.smoothing else 0.0
+        if wanted != DEFAULT_STRENGTH:
+            self.smoothing.setValue(wanted)
+
+    def load_settings(self, settings: QSettings) -> None:
+        for key, box in self.overlay_boxes.items():
+            box.setChecked(settings.value(f"overlay/{key}", box.isChecked(), type=bool))
+        self.realtime_box.setChecked(settings.value("playback/realtime", True, type=bool))
+        self.smoothing.setValue(settings.value("tracking/smoothing", DEFAULT_STRENGTH, type=float))
+
+    def save_settings(self, settings: QSettings) -> None:
+        for key, box in self.overlay_boxes.items():
+            settings.setValue(f"overlay/{key}", box.isChecked())
+        settings.setValue("playback/realtime", self.realtime_box.isChecked())
+        settings.setValue("tracking/smoothing", self.smoothing.value())
+
+
+class CalibrationPanel(QWidget):
+    """The Expression tab: the head pose readout, "Calibrate neutral" and "Calibrate range" (asked of
+    the running worker) with the calibration's state, and the blendshape meters."""
+
+    error = pyqtSignal(str)
+
+    def __init__(self, worker: Callable[[], PipelineWorker | None]):
         super().__init__()
+        self._worker = worker
+        self._calibrating_from: int | None = None   # neutral_id when a calibration was asked for
+        self._last_update = 0.0
         v = QVBoxLayout(self)
         pose_box = QGroupBox("Head pose")
         pv = QVBoxLayout(pose_box)
@@ -149,9 +215,9 @@ class ExpressionPanel(QWidget):
         self.range_button.setToolTip("After the neutral: press, then for six seconds blink, smile, open your "
                                      "mouth, raise and lower your brows. Each face you make then reaches 1.0")
         row.addWidget(self.range_button)
-        self.calibration_label = QLabel("not calibrated")
-        self.calibration_label.setStyleSheet("color: #9a9aa0;")
-        row.addWidget(self.calibration_label, 1)
+        self.label = QLabel("not calibrated")
+        self.label.setStyleSheet("color: #9a9aa0;")
+        row.addWidget(self.label, 1)
         v.addLayout(row)
         shapes_box = QGroupBox("Blendshapes")
         sv = QVBoxLayout(shapes_box)
@@ -163,37 +229,56 @@ class ExpressionPanel(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         sv.addWidget(scroll)
         v.addWidget(shapes_box, 1)
+        self.calibrate_button.clicked.connect(self.calibrate_neutral)
+        self.range_button.clicked.connect(self.calibrate_range)
 
+    def calibrate_neutral(self) -> None:
+        worker = self._worker()
+        if worker is None:
+            self.error.emit("Start a source before calibrating.")
+            return
+        worker.calibrate_neutral()
+        self._begin(worker, "calibrating: hold a relaxed face…")
 
-class RecordingPanel(QWidget):
-    """Where recordings go, the per-frame format, a second record button and what is being recorded."""
+    def calibrate_range(self) -> None:
+        worker = self._worker()
+        if worker is None or not worker.snapshot().calibrated:
+            self.error.emit("Calibrate the neutral face before the range.")
+            return
+        worker.calibrate_range()
+        self._begin(worker, "range: blink, smile, open your mouth, move your brows… (6 s)")
 
-    def __init__(self):
-        super().__init__()
-        v = QVBoxLayout(self)
-        form = QFormLayout()
-        folder_row = QHBoxLayout()
-        self.record_folder = QLineEdit(str(default_record_folder()))
-        folder_row.addWidget(self.record_folder, 1)
-        self.browse_button = QPushButton("Choose…")
-        folder_row.addWidget(self.browse_button)
-        form.addRow("Folder", folder_row)
-        self.export_format = QComboBox()
-        self.export_format.addItem("JSON lines (.jsonl)", "jsonl")
-        self.export_format.addItem("CSV (.csv)", "csv")
-        form.addRow("Per-frame data", self.export_format)
-        v.addLayout(form)
-        self.record_button = QPushButton("● Start recording (Ctrl+R)")
-        v.addWidget(self.record_button)
-        self.record_info = QLabel("Not recording. The video is recorded with the overlays shown in the view.")
-        self.record_info.setWordWrap(True)
-        self.record_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        v.addWidget(self.record_info)
-        v.addStretch(1)
+    def set_enabled(self, running: bool) -> None:
+        self.calibrate_button.setEnabled(running)
+        self.range_button.setEnabled(running)
+
+    def _begin(self, worker: PipelineWorker, text: str) -> None:
+        """A calibration was asked for: `text` shows until the worker reports a new neutral face."""
+        self._calibrating_from = worker.snapshot().neutral_id
+        self.label.setText(text)
+
+    def show_result(self, result: FaceResult) -> None:
+        """The meters and the readout follow the view at most five times a second."""
+        now = time.perf_counter()
+        if now - self._last_update >= 0.2:
+            self._last_update = now
+            self.meters.set_values(result.blendshapes)
+            self.pose_readout.set_pose(result.head_pose)
+
+    def show_snapshot(self, s: Snapshot) -> None:
+        active = s.state in ACTIVE
+        if s.retarget or not active:
+            pending = self._calibrating_from is not None and s.neutral_id == self._calibrating_from
+            if not pending or not active:
+                self._calibrating_from = None
+                self.label.setText("calibrated" if s.calibrated else "not calibrated yet")
+        else:
+            self.label.setText("retargeting is off")
 
 
 class StatusPanel(QWidget):
-    """The run's figures, refreshed from the worker's Snapshot, and the last messages."""
+    """The Status tab (the run's figures, refreshed from the worker's Snapshot, and the last messages)
+    and the status bar's figures (`bar_labels`, which the window places)."""
 
     FIELDS = (("source", "Source"), ("model", "Model"), ("state", "State"), ("frames", "Frames"),
               ("fps", "Frames/s"), ("stages", "Time per stage"), ("latency", "Capture → result"),
@@ -218,16 +303,39 @@ class StatusPanel(QWidget):
         self.message_log.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message_log.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         v.addWidget(self.message_log, 1)
+        self.state, self.fps, self.latency = QLabel(""), QLabel("— fps"), QLabel("")
+        self.detector, self.dropped, self.model = QLabel(""), QLabel(""), QLabel("")
+        self.bar_labels = (self.state, self.fps, self.latency, self.detector, self.dropped, self.model)
+        for label in self.bar_labels:
+            label.setContentsMargins(6, 0, 6, 0)
 
-    def show_snapshot(self, s: Snapshot, state: str, view_text: str) -> None:
-        f, run = self.fields, s.run
+    def log(self, message: str) -> None:
+        lines = (self.message_log.text().splitlines() + [time.strftime("%H:%M:%S ") + message])[-12:]
+        self.message_log.setText("\n".join(lines))
+
+    def show_stopped(self) -> None:
+        self.state.setText("stopped")
+        self.fps.setText("— fps")
+
+    def show_snapshot(self, s: Snapshot, view_text: str) -> None:
+        state = "starting…" if s.state is WorkerState.STARTING else str(s.state)
+        run = s.run
+        self.state.setText(state)
+        self.fps.setText(f"{s.fps:.1f} fps")
+        total = run.stage_median_ms.get(Timing.TOTAL)
+        # the time to process a frame; "latency" is the capture -> result figure in the statistics
+        self.latency.setText(f"frame {total:.1f} ms" if total is not None else "frame —")
+        self.detector.setText(f"detector {100 * run.detector_share:.1f} %")
+        self.dropped.setText(f"dropped {run.frames_dropped}")
+        self.model.setText(f"model {s.model or '—'}")
+        f = self.fields
         f["source"].setText(s.source)
         f["model"].setText(s.model or "—")
         f["state"].setText(state)
         count = f" of {s.frame_count}" if s.frame_count else ""
         f["frames"].setText(f"{run.frames_processed} processed{count}, {run.frames_with_face} with a face")
         f["fps"].setText(f"{s.fps:.1f} now, {run.fps:.1f} over the run")
-        stages = [f"{k} {run.stage_median_ms[k]:.1f}" for k in STAGE_ORDER if k in run.stage_median_ms]
+        stages = [f"{k} {run.stage_median_ms[k]:.1f}" for k in Timing if k in run.stage_median_ms]
         f["stages"].setText(", ".join(stages) + " ms" if stages else "—")
         f["latency"].setText("—" if s.latency_ms is None else
                              f"{s.latency_ms:.1f} ms median" + ("" if s.live else " (from hand-over; files are read ahead)"))

@@ -24,19 +24,22 @@ def main(argv: list[str] | None = None) -> int:
 
     from PyQt6.QtWidgets import QApplication
 
+    from live.session import SessionConfig
+    from retarget.osc import parse_osc_target
     from tracking.demo_clip import DEFAULT_CLIP
-    from app.session import SessionConfig
 
-    from .main_window import MainWindow, _apply_dark_theme, make_settings, prepare_qt_environment
+    from .application import apply_dark_theme, prepare_qt_environment
+    from .main_window import MainWindow
+    from .settings import make_settings
 
     prepare_qt_environment()
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    _apply_dark_theme(app)
+    apply_dark_theme(app)
     tmp = Path(tempfile.mkdtemp(prefix="occface-shot-"))
     settings = make_settings(tmp / "settings.ini")
     window = MainWindow(SessionConfig(source=DEFAULT_CLIP, model=args.model,
-                                      osc=["vmc://127.0.0.1:39540?rate=60"]), settings)
-    window.record_folder.setText(str(tmp))
+                                      osc=[parse_osc_target("vmc://127.0.0.1:39540?rate=60")]), settings)
+    window.recording.folder.setText(str(tmp))
     window.resize(1280, 720)
     window.show()
     for i in range(window.tabs.count()):
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.005)
         snap = window.worker.snapshot() if window.worker else None
         if snap and args.record and not recording and snap.run.frames_processed > 10:
-            window.record_button.setChecked(True)
+            window.recording.button.setChecked(True)
             recording = True
         if snap and snap.run.frames_processed >= args.frames:
             break

@@ -34,7 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.session import SessionConfig, build_session
+from live.session import SessionConfig, build_session
 from benchmarks.collect import CollectorStats
 from benchmarks.faces import face_frame, read_records, with_sensor_noise, write_json
 from occface_core.crop import apply_affine

@@ -20,7 +20,7 @@ import numpy as np
 
 from retarget.arkit import ARKIT_NAMES
 from tracking.demo_clip import DEFAULT_CLIP
-from app.session import SessionConfig, build_session
+from live.session import SessionConfig, build_session
 from benchmarks.collect import CollectorStats
 from occface_core.errors import UserError
 

@@ -30,7 +30,7 @@ from occface_core.backends import BACKEND_NAMES  # noqa: E402  (after the path s
 
 
 def run_headless(config) -> dict:
-    from app.session import build_session
+    from live.session import build_session
 
     session = build_session(config)
     try:
@@ -48,7 +48,7 @@ def run_gui(config) -> dict:
     from PyQt6.QtCore import QEventLoop, QSettings, QTimer
 
     from app.main_window import MainWindow
-    from app.worker import WorkerOptions
+    from live.worker import WorkerOptions
 
     settings = QSettings(str(Path(tempfile.mkdtemp(prefix="bench-gui-")) / "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(config, settings, worker_options=WorkerOptions(realtime=False), cameras=[])
@@ -94,13 +94,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from PyQt6.QtWidgets import QApplication
 
-    from app.main_window import _apply_dark_theme, prepare_qt_environment
+    from app.application import apply_dark_theme, prepare_qt_environment
     from tracking.demo_clip import DEFAULT_CLIP
-    from app.session import SessionConfig
+    from live.session import SessionConfig
 
     prepare_qt_environment()
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    _apply_dark_theme(app)
+    apply_dark_theme(app)
     config = SessionConfig(source=DEFAULT_CLIP, model=args.model, max_frames=args.frames)
     headless, gui, ratios, cpu_h, cpu_g = [], [], [], [], []
     for r in range(args.rounds):

@@ -102,12 +102,13 @@ def run_video(video: Path, max_frames: int | None) -> dict:
     import cv2
 
     from tracking.pipeline import RunSummary
-    from app.session import SessionConfig, build_session  # the lead's pipeline
+    from live.session import SessionConfig, build_session  # the lead's pipeline
+    from retarget.osc import make_osc_target
     from tracking.types import Frame
 
     receivers = [_sink_socket() for _ in SCHEMES]
     try:
-        config = SessionConfig(source=video, osc=[f"{s}://127.0.0.1:{rx.getsockname()[1]}"
+        config = SessionConfig(source=video, osc=[make_osc_target(s, "127.0.0.1", rx.getsockname()[1])
                                                   for s, rx in zip(SCHEMES, receivers)])
         session = build_session(config)
         reader = cv2.VideoCapture(str(video))

@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 from tracking.demo_clip import DEFAULT_CLIP
-from app.session import SessionConfig, build_session
+from live.session import SessionConfig, build_session
 from occface_core.errors import UserError
+from retarget.osc import make_osc_target
 
 
 def _loopback_port() -> socket.socket:
@@ -40,7 +41,7 @@ def _loopback_port() -> socket.socket:
 def bench(video: Path, model: str, osc: bool, max_frames: int | None, smoothing: bool, retarget: bool,
           realtime: bool = False, eye_stage: bool = True) -> dict:
     receiver = _loopback_port() if osc else None
-    targets = [f"vmc://127.0.0.1:{receiver.getsockname()[1]}?rate=1000"] if receiver else []
+    targets = [make_osc_target("vmc", "127.0.0.1", receiver.getsockname()[1], 1000)] if receiver else []
     config = SessionConfig(source=video, model=model, osc=targets, max_frames=max_frames, smoothing=smoothing,
                            retarget=retarget, realtime=realtime, eye_stage=eye_stage)
     session = build_session(config)

@@ -16,6 +16,7 @@ import numpy as np
 from occface_core.layout import CONTOURS
 from retarget.rotation import quat_to_matrix
 from tracking.types import FaceResult
+from tracking.visibility import VISIBLE
 
 YELLOW, BLUE, GREEN, ORANGE, WHITE, GREY = (0, 255, 255), (255, 120, 0), (80, 220, 80), (0, 160, 255), (255, 255, 255), (140, 140, 140)
 AXIS_COLOURS = ((0, 0, 255), (0, 255, 0), (255, 0, 0))  # x red, y green, z blue
@@ -30,7 +31,7 @@ class OverlayOptions:
     status: bool = True
     head_axes: bool = True
     blendshapes: bool = True
-    visible_threshold: float = 0.5
+    visible_threshold: float = VISIBLE   # points at or above it are drawn yellow, the others blue
     blendshape_bars: tuple[str, ...] = ("eyeBlinkLeft", "eyeBlinkRight", "jawOpen", "mouthSmileLeft",
                                         "mouthSmileRight", "browInnerUp", "mouthPucker", "mouthFunnel")
 

@@ -6,6 +6,7 @@ Both write as they go and flush every frame, so a run interrupted with Ctrl-C le
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import json
 import logging
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 from occface_core.errors import UserError
 from occface_core.layout import NUM_POINTS
 from retarget.arkit import ARKIT_NAMES
-from tracking.pipeline import SinkStats
+from tracking.summary import SinkStats
 from tracking.types import FaceResult, HeadPose
 
 from .annotate import OverlayOptions, OverlayRenderer, annotate
@@ -46,37 +47,30 @@ def check_writable(path: Path) -> None:
 
 @dataclass
 class VideoStats(SinkStats):
+    """A failed write is counted by the pipeline among the summary's sink_errors."""
+
     video: str
     frames_written: int
-    send_errors: int = 0  # writes that failed (counted by the window's reporting wrapper)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _without_zero_errors(super().to_dict())
-
-    @property
-    def errors(self) -> int:
-        return self.send_errors
 
 
 @dataclass
 class ExportStats(SinkStats):
     export: str
     frames_written: int
-    send_errors: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return _without_zero_errors(super().to_dict())
-
-    @property
-    def errors(self) -> int:
-        return self.send_errors
 
 
-def _without_zero_errors(record: dict[str, Any]) -> dict[str, Any]:
-    """A recording that never failed reports just its file and frame count (the summary's fixed form)."""
-    if not record.get("send_errors"):
-        record.pop("send_errors", None)
-    return record
+def recording_paths(folder: Path, export_format: str = "jsonl", now: _dt.datetime | None = None,
+                    video_ext: str = "mp4") -> tuple[Path, Path]:
+    """A fresh pair of file names in `folder`, e.g. occface-20260127-104500.mp4 / .jsonl."""
+    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = Path(folder) / f"occface-{stamp}"
+    n = 1
+    video, export = base.with_suffix(f".{video_ext}"), base.with_suffix(f".{export_format}")
+    while video.exists() or export.exists():
+        n += 1
+        video = Path(f"{base}-{n}.{video_ext}")
+        export = Path(f"{base}-{n}.{export_format}")
+    return video, export
 
 
 class _OpenCVWriter:

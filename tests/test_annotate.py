@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.annotate import ORANGE, OverlayOptions, OverlayRenderer
+from live.annotate import ORANGE, OverlayOptions, OverlayRenderer
 from retarget.synthetic import face_result
 
 SHAPES_ONLY = OverlayOptions(points=False, contours=False, roi=False, status=False, head_axes=False, blendshapes=True)

@@ -10,9 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.session import Session, SessionConfig
-from app.worker import PipelineWorker, WorkerOptions, recording_paths
+from live.events import Error
+from live.session import SessionConfig, assemble_session
+from live.recording import recording_paths
+from live.worker import PipelineWorker, WorkerOptions
 from occface_core.types import Box
+from retarget.osc import OscTarget
 from tests.helpers import FakeBackend, FakeDetector
 from tracking.capture import CaptureThread
 from tracking.demo_clip import DEFAULT_CLIP
@@ -22,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_worker_and_the_pipeline_never_import_qt():
-    code = ("import sys, app.worker, tracking.pipeline, app.session; "
+    code = ("import sys, live.worker, tracking.pipeline, live.session, live.outputs; "
             "print(sorted(m for m in sys.modules if m.startswith(('PyQt', 'PySide'))))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -38,16 +41,19 @@ def test_recording_paths_are_fresh(tmp_path):
 
 
 def test_worker_runs_a_clip_with_recording_and_reports_errors(tmp_path):
-    worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=20),
-                            WorkerOptions(realtime=False), record=(tmp_path / "a.mp4", tmp_path / "a.jsonl"),
-                            osc_specs=["vmc://127.0.0.1:70000"])
+    # a target whose socket cannot be made: an error event naming it, and tracking goes on
+    unusable = OscTarget("vmc", "nowhere", 39539, 60.0, address="no-such-host.invalid")
+    worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=20,
+                                          record=tmp_path / "a.mp4", export=tmp_path / "a.jsonl", osc=[unusable]),
+                            WorkerOptions(realtime=False))
     worker.start()
     worker.join(60)
     assert not worker.alive
     events = worker.events()
     kinds = [e.kind for e in events]
     assert kinds[-1] == "ended" and "recording-stopped" in kinds
-    assert any(e.kind == "error" and "port" in e.message for e in events)  # the bad OSC target
+    errors = [e for e in events if isinstance(e, Error)]
+    assert len(errors) == 1 and errors[0].osc == unusable and "cannot open a UDP socket" in errors[0].message
     snap = worker.snapshot()
     assert snap.state == "ended" and snap.run.frames_processed == 20 and snap.model == "mediapipe"
     assert snap.recording is None
@@ -85,7 +91,7 @@ def test_the_views_overlays_look_like_the_recordings():
     import cv2
     import numpy as np
 
-    from app.annotate import OverlayOptions, OverlayRenderer, annotate
+    from live.annotate import OverlayOptions, OverlayRenderer, annotate
 
     worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=30),
                             WorkerOptions(realtime=False)).start()
@@ -104,14 +110,15 @@ def test_the_views_overlays_look_like_the_recordings():
 
 
 def test_a_recording_that_fails_while_running_is_reported_and_tracking_goes_on(tmp_path, monkeypatch):
-    from app.recording import FrameExporter
+    from live.recording import FrameExporter
 
     def failing_send(self, result):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(FrameExporter, "send", failing_send)
-    worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=15),
-                            WorkerOptions(realtime=False), record=(tmp_path / "v.mp4", tmp_path / "d.jsonl"))
+    worker = PipelineWorker(SessionConfig(source=DEFAULT_CLIP, model="mediapipe", max_frames=15,
+                                          record=tmp_path / "v.mp4", export=tmp_path / "d.jsonl"),
+                            WorkerOptions(realtime=False))
     worker.start()
     worker.join(60)
     errors = [e.message for e in worker.events() if e.kind == "error"]
@@ -125,7 +132,7 @@ def test_a_recording_that_fails_while_running_is_reported_and_tracking_goes_on(t
 
 
 def test_cameras_are_listed_from_sysfs_without_their_metadata_nodes(tmp_path):
-    from app.cameras import _linux_cameras
+    from tracking.cameras import _linux_cameras
 
     for node, index, name in (("video0", "0", "HD Webcam"), ("video1", "1", "HD Webcam"),
                               ("video2", "0", "USB Capture"), ("vbi0", "0", "x")):
@@ -160,9 +167,9 @@ def test_end_of_source_gives_the_files_length_after_a_seek_back(tmp_path):
                 self.done = True
                 worker.seek(5)
 
-    def fake_session(config: SessionConfig) -> Session:
+    def fake_session(config: SessionConfig, **kwargs):
         pipeline = Pipeline(FakeBackend(face), FakeDetector(face), stages=[SeekBackOnce()])
-        return Session(config, CaptureThread(config.source, paced=config.paced), pipeline)
+        return assemble_session(config, CaptureThread(config.source, paced=config.paced), pipeline, **kwargs)
 
     worker = PipelineWorker(SessionConfig(source=clip, retarget=False), WorkerOptions(realtime=False),
                             session_factory=fake_session)
@@ -171,7 +178,7 @@ def test_end_of_source_gives_the_files_length_after_a_seek_back(tmp_path):
     ended = [e for e in worker.events() if e.kind == "ended"]
     assert worker.summary.frames_processed == 21 + 25   # frames 0-20, then 5-29
     assert ended[0].message == "end of source"
-    assert ended[0].data["frames"] == 30 and ended[0].data["processed"] == 46
+    assert ended[0].frames == 30 and ended[0].processed == 46
 
 
 def test_a_truncated_file_ends_with_a_warning_in_the_window_too(tmp_path):
@@ -183,9 +190,9 @@ def test_a_truncated_file_ends_with_a_warning_in_the_window_too(tmp_path):
     truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])   # the header still says 30 frames
     face = Box(40, 30, 120, 100)
 
-    def fake_session(config: SessionConfig) -> Session:
+    def fake_session(config: SessionConfig, **kwargs):
         pipeline = Pipeline(FakeBackend(face), FakeDetector(face))
-        return Session(config, CaptureThread(config.source, paced=config.paced), pipeline)
+        return assemble_session(config, CaptureThread(config.source, paced=config.paced), pipeline, **kwargs)
 
     worker = PipelineWorker(SessionConfig(source=truncated, retarget=False), WorkerOptions(realtime=False),
                             session_factory=fake_session)

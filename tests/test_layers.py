@@ -1,6 +1,6 @@
-"""The packages are layers along the data flow: occface_core <- tracking <- retarget <- app, with main.py
-and benchmarks/ on top. These tests parse every module's imports (at any depth, inside functions too)
-so that an import against the flow fails here rather than turning into a cycle later."""
+"""The packages are layers along the data flow: occface_core <- tracking <- retarget <- live <- app, with
+main.py and benchmarks/ on top. These tests parse every module's imports (at any depth, inside functions
+too) so that an import against the flow fails here rather than turning into a cycle later."""
 from __future__ import annotations
 
 import ast
@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("occface_core", "tracking", "retarget", "app")  # each may import only from its left
+LAYERS = ("occface_core", "tracking", "retarget", "live", "app")  # each may import only from its left
 TOP = ("main", "benchmarks", "tests")                      # may import any layer
 TRAINING = ("occface_core.train", "occface_core.dataset", "occface_core.occluders")
-QT_MODULES = {"app.main_window", "app.panels", "app.widgets", "app.cameras", "app.screenshot"}
 
 
 def module_name(path: Path) -> str:
@@ -85,15 +84,46 @@ def _reachable(start: str) -> set[str]:
 
 
 @pytest.mark.parametrize("entry", ["main", "occface_core.backends", "occface_core.backends.occface_backend",
-                                   "tracking.pipeline", "app.session", "app.main_window"])
+                                   "tracking.pipeline", "live.session", "live.worker", "app.main_window"])
 def test_inference_never_imports_training_code(entry):
     assert entry in MODULES
     reached = _reachable(entry)
     assert not reached & set(TRAINING), f"{entry} reaches {sorted(reached & set(TRAINING))}"
 
 
-def test_only_the_qt_modules_import_qt():
-    offenders = [f"{name} ({imported})" for name, path in MODULES.items()
-                 if name not in QT_MODULES and not name.startswith(("tests", "benchmarks"))
-                 for _, imported in imported_names(path) if imported.split(".")[0] == "PyQt6"]
-    assert not offenders
+def _imports_qt(name: str) -> bool:
+    return any(imported.split(".")[0] == "PyQt6" for _, imported in imported_names(MODULES[name]))
+
+
+def test_only_the_window_imports_qt_and_the_window_is_only_qt():
+    """The runtime (live/ and below) runs headless; app/ holds the Qt code and nothing else."""
+    outside = [name for name in MODULES if _imports_qt(name) and name.split(".")[0] not in ("app", "tests", "benchmarks")]
+    assert not outside, f"Qt imported outside app/: {outside}"
+    qt_free = [name for name in MODULES if name.startswith("app.") and not _imports_qt(name)]
+    assert not qt_free, f"app/ modules without Qt (they belong in live/ or below): {qt_free}"
+
+
+def test_the_headless_command_line_never_imports_the_window():
+    """main.py reaches app/ only inside run_window, the function that opens the window: the headless
+    path imports live/ and below, never the GUI package."""
+    tree = ast.parse((ROOT / "main.py").read_text(encoding="utf-8"))
+    window_imports = {id(node) for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef) and fn.name == "run_window"
+                      for node in ast.walk(fn)}
+    to_app = [node.lineno for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+              and any(name.split(".")[0] == "app" for name in _names(node)) and id(node) not in window_imports]
+    assert not to_app, f"main.py imports app/ outside run_window on lines {to_app}"
+
+
+def _names(node: ast.Import | ast.ImportFrom) -> list[str]:
+    return [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+
+
+def test_benchmarks_and_tests_share_helpers_from_the_layers_not_each_other():
+    """Helpers both need live in a layer (retarget.synthetic, for example). A benchmark never imports
+    tests/; a test imports benchmarks/ only to test that benchmark's own figures (tests/test_bench_*)."""
+    found = [f"{name} imports {imported}" for name in MODULES
+             for _, imported in imported_names(MODULES[name])
+             if (name.startswith("benchmarks") and imported.split(".")[0] == "tests")
+             or (name.startswith("tests") and imported.split(".")[0] == "benchmarks"
+                 and not name.startswith("tests.test_bench_"))]
+    assert not found

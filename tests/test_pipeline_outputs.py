@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.recording import VideoRecorder
+from live.recording import VideoRecorder
 from occface_core.types import Box
 from tracking.pipeline import Pipeline, RunCallbacks, RunSummary, SinkStats
 from tracking.types import FaceResult, Frame

@@ -114,7 +114,7 @@ def test_vmc_head_turns_the_avatar_to_its_own_left(model, server):
 
 def test_mirror_changes_the_streamed_pose_but_not_the_axes_drawn_on_the_image(model):
     """--mirror streams the mirrored head; the overlay is drawn on the camera image, so it must not flip."""
-    from app.annotate import OverlayOptions, OverlayRenderer
+    from live.annotate import OverlayOptions, OverlayRenderer
 
     only_axes = OverlayOptions(points=False, roi=False, status=False, blendshapes=False, head_axes=True)
     images, yaws = [], []
