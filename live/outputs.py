@@ -140,10 +140,6 @@ class Outputs:
         return _Reporting(sink, what, self)
 
     # --- OSC ----------------------------------------------------------------------------------------------
-    @property
-    def osc_targets(self) -> list[OscTarget]:
-        return list(self._osc)
-
     def add_osc(self, target: OscTarget) -> bool:
         """Start streaming to `target` (already streaming: nothing to do)."""
         if target in self._osc:

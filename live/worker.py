@@ -172,10 +172,6 @@ class PipelineWorker:
         else:
             self._paused.clear()
 
-    @property
-    def paused(self) -> bool:
-        return self._paused.is_set()
-
     def seek(self, frame_index: int) -> None:
         self._command(lambda: self._do_seek(frame_index))
 

@@ -58,7 +58,8 @@ def make_window(qapp, settings):
     windows = []
 
     def make(source=DEFAULT_CLIP, settings=settings, **kwargs):
-        config_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in ("max_frames", "record", "export", "osc")}
+        config_kwargs = {k: kwargs.pop(k) for k in list(kwargs)
+                         if k in ("max_frames", "record", "export", "osc", "smoothing")}
         window = MainWindow(SessionConfig(source=source, model="mediapipe", **config_kwargs), settings,
                             worker_options=kwargs.pop("worker_options", FAST), cameras=kwargs.pop("cameras", []),
                             **kwargs)
@@ -369,6 +370,22 @@ def test_vmc_targets_can_send_perfect_sync_or_vrm_names(qapp):
     assert panel.specs() == ["vmc://127.0.0.1:39540?rate=60&names=vrm", "vmc://127.0.0.1:39539?rate=60"]
     panel.protocol.setCurrentIndex(panel.protocol.findData("vrchat"))
     assert not panel.names.isEnabled()   # only VMC has blendshape name sets
+
+
+def test_the_smoothing_strength_reaches_the_running_pipeline_and_is_saved(qapp, make_window, settings, tmp_path):
+    window = make_window()
+    wait_until(qapp, lambda: window.running and window._last_snapshot.run.frames_processed >= 2, what="running")
+    pipeline = window.worker.session.pipeline
+    window.view_panel.smoothing.setValue(2.0)
+    wait_until(qapp, lambda: pipeline.smoother.options.measurement_std == pytest.approx(0.04), what="stronger")
+    window.view_panel.smoothing.setValue(0.0)
+    wait_until(qapp, lambda: not pipeline.options.smoothing, what="smoothing off")
+    window.close()
+    assert settings.value("tracking/smoothing", type=float) == 0.0
+    # --no-smoothing on the command line shows as 0 in the window (and runs so)
+    fresh = QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat)
+    assert make_window(settings=fresh, autostart=False).view_panel.smoothing.value() == 1.0
+    assert make_window(settings=fresh, smoothing=False, autostart=False).view_panel.smoothing.value() == 0.0
 
 
 def test_calibrate_neutral_button(qapp, make_window, tmp_path):

@@ -181,12 +181,29 @@ def test_corrupt_eye_stage_weights_are_named_and_no_eye_stage_runs_without_them(
 def test_help_has_examples():
     proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--help"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0 and "Examples:" in proc.stdout and "--osc" in proc.stdout
+    text = " ".join(proc.stdout.split())
+    assert "--smoothing STRENGTH" in text and "1 (the default) is the measurement noise tuned" in text   # explained
+
+
+def test_smoothing_strength_zero_is_no_smoothing_and_a_strength_changes_the_points(tmp_path):
+    exports = {}
+    for name, args in (("off", ["--no-smoothing"]), ("zero", ["--smoothing", "0"]), ("default", []),
+                       ("strong", ["--smoothing", "3"])):
+        path = tmp_path / f"{name}.jsonl"
+        proc = run(["--demo", "--max-frames", "12", "--no-retarget", "--export", str(path), *args])
+        assert proc.returncode == 0, proc.stderr
+        exports[name] = [json.loads(line)["points"] for line in path.read_text().splitlines()]
+    assert exports["zero"] == exports["off"]
+    assert exports["default"] != exports["off"] and exports["strong"] != exports["default"]
 
 
 @pytest.mark.parametrize("args, says", [
     (["--focal-length", "-5"], "--focal-length must be a positive"),
     (["--focal-length", "0"], "--focal-length must be a positive"),
     (["--model", "mediapipe", "--weights", "w.onnx"], "--weights is for the OccFace model"),
+    (["--smoothing", "-1"], "--smoothing must be a number from 0"),
+    (["--smoothing", "nan"], "--smoothing must be a number from 0"),
+    (["--smoothing", "2", "--no-smoothing"], "not allowed with argument"),
 ])
 def test_meaningless_options_are_refused_with_usage_exit_2(args, says):
     proc = run(["--demo", "--max-frames", "1", *args])
