@@ -1,4 +1,4 @@
-"""The overlays drawn on a frame (the view and recordings share app/annotate.py)."""
+"""The overlays drawn on a frame (the view and recordings share live/annotate.py)."""
 from __future__ import annotations
 
 import numpy as np
