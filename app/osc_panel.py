@@ -20,11 +20,9 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QForm
                              QWidget)
 
 from retarget.osc import SCHEMES, OscStats, OscTarget, OscTargetError, make_osc_target, parse_osc_target
+from retarget.osc.target import VMC_NAME_SETS
 from tracking.summary import StatsFailed
 
-# VMC blendshape names: what the avatar's clips are called (retarget.osc.vmc)
-VMC_NAMES = (("ARKit (52 shapes)", "arkit"), ("Perfect sync (52 clips)", "perfect_sync"),
-             ("VRM presets (Blink, A…O, Joy…)", "vrm"))
 SETTINGS_KEY = "osc/targets"   # a JSON list of target specs
 
 
@@ -96,7 +94,7 @@ class OscTargetsPanel(QWidget):
         self.rate.setDecimals(0)
         self.rate.setSuffix(" Hz")
         self.names = QComboBox()
-        for title, names in VMC_NAMES:
+        for names, title in VMC_NAME_SETS.items():
             self.names.addItem(title, names)
         self.protocol.currentIndexChanged.connect(self._protocol_changed)
         self._protocol_changed()

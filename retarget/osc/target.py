@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import quote
 
 from occface_core.errors import UserError
 
-VMC_NAME_SETS = ("arkit", "perfect_sync", "vrm")  # what vmc://…?names= may ask for
+# what vmc://…?names= may ask for: the names of the avatar's clips (retarget.osc.vmc), with the window's titles
+VMC_NAME_SETS = MappingProxyType({"arkit": "ARKit (52 shapes)", "perfect_sync": "Perfect sync (52 clips)",
+                                  "vrm": "VRM presets (Blink, A…O, Joy…)"})
 MAX_RATE_HZ = 1000.0
 
 
