@@ -13,6 +13,7 @@ from __future__ import annotations
 import occface_core.blas_threads  # noqa: F401  (first: before anything loads numpy)
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -81,21 +82,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def config_from_args(args: argparse.Namespace) -> SessionConfig:
-    """The session the arguments ask for; OSC targets are checked here, before anything opens (an
-    OscTargetError, the user's mistake)."""
+    """The session the arguments ask for, but for the OSC targets: `run_headless` checks those before
+    anything opens, the window shows a bad one in its list (`run_window`)."""
     source: int | Path = args.camera if args.camera is not None else (args.video or DEFAULT_CLIP)
     return SessionConfig(source=source, model=ModelName(args.model), weights=args.weights,
                          eye_stage=not args.no_eye_stage, record=args.record, export=args.export,
-                         osc=[parse_osc_target(spec) for spec in args.osc], max_frames=args.max_frames,
+                         max_frames=args.max_frames,
                          realtime=args.realtime, smoothing=not args.no_smoothing, smoothing_strength=args.smoothing,
                          retarget=not args.no_retarget, mirror=args.mirror,
                          focal_length_px=args.focal_length, calibration=args.calibration)
 
 
-def run_headless(config: SessionConfig, summary_path: Path | None) -> int:
+def run_headless(config: SessionConfig, summary_path: Path | None, osc_specs: list[str]) -> int:
     if summary_path is not None:
         check_writable(summary_path)  # an OutputError before tracking starts, like the other outputs
-    session = build_session(config)
+    osc = [parse_osc_target(spec) for spec in osc_specs]   # an OscTargetError before any socket opens
+    session = build_session(dataclasses.replace(config, osc=osc))
     stop = threading.Event()
 
     def on_sigint(signum, frame):
@@ -144,12 +146,13 @@ def format_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run_window(config: SessionConfig) -> int:
+def run_window(config: SessionConfig, osc_specs: list[str]) -> int:
     """The desktop window over the same session. The only place main.py reaches into app/, and only
-    when called: the headless path never imports the window's package (or Qt)."""
+    when called: the headless path never imports the window's package (or Qt). The window adds the
+    command line's OSC targets to its list, and shows a bad one there as it does a bad one typed in."""
     from app.application import run_app
 
-    return run_app(config)
+    return run_app(config, osc_specs=osc_specs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(args)
         if args.headless:
-            return run_headless(config, args.summary_json)
-        return run_window(config)
+            return run_headless(config, args.summary_json, args.osc)
+        return run_window(config, args.osc)
     except UserError as exc:  # every user mistake, wherever found: one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -80,7 +80,7 @@ def install_error_hooks(window_getter) -> None:
     threading.excepthook = thread_hook
 
 
-def run_app(config: SessionConfig, settings_path: str | os.PathLike | None = None) -> int:
+def run_app(config: SessionConfig, settings_path: str | os.PathLike | None = None, osc_specs: list[str] = ()) -> int:
     """Open the window on `config.source` and run until it is closed; returns the exit code."""
     reason = _no_display()
     if reason:
@@ -91,7 +91,7 @@ def run_app(config: SessionConfig, settings_path: str | os.PathLike | None = Non
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     apply_dark_theme(app)
-    window = MainWindow(config, make_settings(settings_path))
+    window = MainWindow(config, make_settings(settings_path), osc_specs=osc_specs)
     install_error_hooks(lambda: window)
     window.show()
     code = app.exec()

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 class MainWindow(QMainWindow):
     def __init__(self, config: SessionConfig, settings: QSettings | None = None,
                  worker_options: WorkerOptions | None = None, autostart: bool = True,
-                 cameras: list[CameraInfo] | None = None):
+                 cameras: list[CameraInfo] | None = None, osc_specs: list[str] = ()):
         super().__init__()
         self.base_config = config
         self.settings = settings if settings is not None else make_settings()
@@ -57,9 +57,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APPLICATION)
         self._build_ui(cameras)
         self._load_settings()
-        for target in config.osc:  # targets from the command line join the list for this run
-            if target not in self.osc_panel.targets():
-                self.osc_panel.add_target(target, notify=False)
+        for spec in osc_specs:  # targets from the command line join the list (a bad one: a message)
+            self.osc_panel.add_spec(spec, notify=False, known_ok=True)
+        for target in config.osc:
+            self.osc_panel.add_target(target, notify=False, known_ok=True)
         self.view_panel.take_smoothing(config)
         self.sources.last_started = config.source
         self.sources.select(config.source)

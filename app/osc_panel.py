@@ -52,7 +52,7 @@ class OscTargetsPanel(QWidget):
     added = pyqtSignal(object)     # OscTarget
     removed = pyqtSignal(object)   # OscTarget
     error = pyqtSignal(str)
-    _checked = pyqtSignal(object, str, object)   # from the look-up thread: target or None, problem, notify
+    _checked = pyqtSignal(object, str, object)   # from the look-up thread: target or None, problem, how
 
     COLUMNS = ("", "Target", "Sent", "Rate", "Latency", "Status")
 
@@ -133,11 +133,12 @@ class OscTargetsPanel(QWidget):
     def specs(self) -> list[str]:
         return [row.target.spec for row in self._rows]
 
-    def add_target(self, target: OscTarget, notify: bool = True) -> bool:
-        """Add a checked target (from the command line); False (and a message) when it is already there."""
+    def add_target(self, target: OscTarget, notify: bool = True, known_ok: bool = False) -> bool:
+        """Add a checked target; False (and a message) when it is already there, unless `known_ok`."""
         if target in self.targets():
-            self._show_error(f"{target.spec} is already in the list")
-            return False
+            if not known_ok:
+                self._show_error(f"{target.spec} is already in the list")
+            return known_ok
         self.message.setText("")
         self._rows.append(_Row(target))
         row = self.table.rowCount()
@@ -151,14 +152,14 @@ class OscTargetsPanel(QWidget):
             self.added.emit(target)
         return True
 
-    def add_spec(self, spec: str, notify: bool = True) -> bool | None:
-        """Add a target written as a spec (the settings file's form); see `_check`."""
+    def add_spec(self, spec: str, notify: bool = True, known_ok: bool = False) -> bool | None:
+        """Add a target written as a spec (the settings file's and the command line's form); see `_check`."""
         spec = spec.strip()
         try:
             host = urlsplit(spec).hostname or ""
         except ValueError:
             host = ""
-        return self._check(lambda: parse_osc_target(spec), host, spec, notify)
+        return self._check(lambda: parse_osc_target(spec), host, spec, (notify, known_ok))
 
     def remove_target(self, target: OscTarget) -> None:
         for i, row in enumerate(self._rows):
@@ -168,7 +169,8 @@ class OscTargetsPanel(QWidget):
                 self.removed.emit(target)
                 return
 
-    def _check(self, build: Callable[[], OscTarget], host: str, label: str, notify: bool) -> bool | None:
+    def _check(self, build: Callable[[], OscTarget], host: str, label: str,
+               how: tuple[bool, bool] = (True, False)) -> bool | None:
         """Build and add a target; False (and a message) when it is unusable or already there. A host
         name (not an IP address) is resolved on a helper thread, since a name that does not resolve can
         block for seconds; the row appears when the check succeeds (None is returned)."""
@@ -177,7 +179,7 @@ class OscTargetsPanel(QWidget):
             return False
         if not needs_lookup(host):
             try:
-                return self.add_target(build(), notify)
+                return self.add_target(build(), *how)
             except OscTargetError as exc:
                 self._show_error(str(exc))
                 return False
@@ -187,20 +189,20 @@ class OscTargetsPanel(QWidget):
 
         def check() -> None:
             try:
-                self._checked.emit((label, build()), "", notify)
+                self._checked.emit((label, build()), "", how)
             except OscTargetError as exc:
-                self._checked.emit((label, None), str(exc), notify)
+                self._checked.emit((label, None), str(exc), how)
 
         threading.Thread(target=check, name="osc-target-check", daemon=True).start()
         return None
 
-    def _on_checked(self, checked: tuple[str, OscTarget | None], problem: str, notify: bool) -> None:
+    def _on_checked(self, checked: tuple[str, OscTarget | None], problem: str, how: tuple[bool, bool]) -> None:
         label, target = checked
         self._checking.discard(label)
         if target is None:
             self._show_error(problem)
         else:
-            self.add_target(target, notify)
+            self.add_target(target, *how)
 
     def _add_clicked(self) -> None:
         host = self.host.text().strip()
@@ -209,8 +211,7 @@ class OscTargetsPanel(QWidget):
             return
         scheme, port, rate = self.protocol.currentData(), self.port.value(), self.rate.value()
         names = self.names.currentData() if scheme == "vmc" else "arkit"
-        self._check(lambda: make_osc_target(scheme, host, port, rate, names), host, f"{scheme}://{host}:{port}",
-                    notify=True)
+        self._check(lambda: make_osc_target(scheme, host, port, rate, names), host, f"{scheme}://{host}:{port}")
 
     def _remove_clicked(self) -> None:
         rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)

@@ -357,6 +357,12 @@ def test_osc_targets_are_added_and_removed_with_a_live_indicator(qapp, make_wind
         receiver.close()
 
 
+def test_command_line_targets_join_the_list_and_a_bad_one_is_a_message(qapp, make_window):
+    window = make_window(autostart=False, osc_specs=["vmc://127.0.0.1:70000", "raw://127.0.0.1:9123?rate=30"])
+    assert window.osc_panel.specs() == ["raw://127.0.0.1:9123?rate=30"]
+    assert "port must be a number" in window.error_banner.label.text()
+
+
 def test_vmc_targets_can_send_perfect_sync_or_vrm_names(qapp):
     from app.osc_panel import OscTargetsPanel
     panel = OscTargetsPanel()
