@@ -75,7 +75,7 @@ def run_gui(config) -> dict:
     cpu = time.process_time() - state["cpu_start"]
     worker = state["worker"]
     snap = worker.snapshot()
-    drawn = window.view.frames_shown
+    drawn = window.view_panel.view.frames_shown
     window.close()
     summary = worker.summary
     return {"fps": summary.fps, "frames": summary.frames_processed, "drawn": drawn,
