@@ -155,7 +155,7 @@ def test_the_shipped_backend_predicts_in_two_steps_the_tracker_needs_only_the_fi
 
     frame = np.random.default_rng(1).integers(0, 255, (360, 480, 3), dtype=np.uint8)
     roi = Box(150, 90, 330, 270)
-    with_eyes, without = create_backend("occface"), create_backend("occface", eye_stage=False)
+    with_eyes, without = create_backend("occface"), create_backend("occface", eye_stage=False, part_stages=False)
     assert isinstance(with_eyes, RefiningBackend) and with_eyes.refines and not without.refines
     located = with_eyes.locate(frame, roi)
     whole = with_eyes.predict(frame, roi)

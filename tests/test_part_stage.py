@@ -86,6 +86,7 @@ def test_part_training_writes_weights_the_backend_uses_where_the_part_is_seen(tm
     frame = np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)
     points = np.tile(np.array([[100.0, 100.0]]), (100, 1)) + np.random.default_rng(1).normal(0, 20, (100, 2))
     points[48], points[54], points[39], points[42] = [80, 130], [120, 130], [90, 80], [110, 80]
+    points[36], points[45] = [70, 80], [130, 80]          # two eyes of one width: a frontal face
     seen = np.ones(100)
     mouth = backend.parts[0]
     moved = np.flatnonzero(np.any(mouth.refine(frame, points, seen) != points, axis=1))
@@ -93,6 +94,9 @@ def test_part_training_writes_weights_the_backend_uses_where_the_part_is_seen(tm
     covered = seen.copy()
     covered[48:68] = 0.1                               # behind a mask: the face model's lips stay
     assert np.array_equal(mouth.refine(frame, points, covered), points)
+    turned = points.copy()
+    turned[45] = [116, 80]                             # the far eye foreshortened to 6 of 20 px
+    assert np.array_equal(mouth.refine(frame, turned, seen), turned)
 
     with pytest.raises(BackendError, match="nose stage, not a mouth stage"):
         PartStage(face.parent / "occface_nose.onnx", "mouth")
