@@ -34,7 +34,7 @@ import numpy as np
 
 from benchmarks.faces import face_set_parser, frontal_faces, measure_and_report
 from occface_core.layout import IBUG68, eye_aspect_ratio
-from occface_core.metrics import roc_auc
+from occface_core.training.metrics import roc_auc
 from retarget.stage import RetargetOptions, RetargetStage
 from occface_core.detector import BlazeFaceDetector
 from tracking.tracker import FaceTracker

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from occface_core import dataset
+from occface_core.training import dataset
 
 FRAME_W, FRAME_H = 640, 480
 

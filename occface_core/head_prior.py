@@ -4,7 +4,7 @@ Axes: x towards the image right of a frontal face (the subject's left), y down, 
 units are centimetres, with the outer eye corners 9 cm apart (a typical adult exocanthion width).
 
 The face part is `mean_mesh478`, the average of MediaPipe face meshes over frontal training crops after
-similarity alignment (written by `python -m occface_core.fit_mediapipe_map`); the MediaPipe wheel does
+similarity alignment (written by `python -m occface_core.training.fit_mediapipe_map`); the MediaPipe wheel does
 not ship its canonical face model, so we rebuild an equivalent from its own output. The ears are not
 covered by the mesh: they are placed from adult anthropometric averages relative to the face (head
 breadth at the tragion about 14.5 cm, ear length about 6.2 cm), which is coarse, so training gives
@@ -52,7 +52,7 @@ def ear_points(eye_right_outer: np.ndarray, eye_left_outer: np.ndarray) -> np.nd
 def load_map() -> dict:
     """The fitted MediaPipe→layout map and the mean mesh (see fit_mediapipe_map)."""
     if not MAP_FILE.is_file():
-        raise FileNotFoundError(f"MediaPipe layout map missing: {MAP_FILE} (run python -m occface_core.fit_mediapipe_map)")
+        raise FileNotFoundError(f"MediaPipe layout map missing: {MAP_FILE} (run python -m occface_core.training.fit_mediapipe_map)")
     return json.loads(MAP_FILE.read_text())
 
 

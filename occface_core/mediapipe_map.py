@@ -1,7 +1,7 @@
 """MediaPipe's 478-point face mesh mapped onto the 100-point layout, with geometric visibility.
 
 Every layout point the mesh covers is a fitted convex combination of one or two mesh vertices
-(occface_core/data/mediapipe_map.json, from `python -m occface_core.fit_mediapipe_map`). The ears are
+(occface_core/data/mediapipe_map.json, from `python -m occface_core.training.fit_mediapipe_map`). The ears are
 not on the mesh: they come from the 3D head prior, carried by a similarity fit of the mean mesh to
 the observed one. Visibility is self-occlusion from geometry: a point whose surface normal turns away
 from the camera is hidden. External occluders (hands, masks) are invisible to this teacher.

@@ -9,9 +9,9 @@ from occface_core.backends import BackendError
 from occface_core.backends.eye_stage import EyeStage
 from occface_core.eye_crop import EYE_ORDER, INNER, OUTER, EyeCropConfig, apply_affine, eye_matrices, lid_opening, \
     to_image
-from occface_core.eye_model import EyeNet, mean_eye
-from occface_core.eye_train import eye_loss, eye_set, export_eye_onnx
-from occface_core.dataset import Labels
+from occface_core.training.eye_model import EyeNet, mean_eye
+from occface_core.training.eye_train import eye_loss, eye_set, export_eye_onnx
+from occface_core.training.dataset import Labels
 from occface_core.layout import MIRROR, NUM_POINTS
 
 torch.set_num_threads(1)
@@ -78,8 +78,8 @@ def test_the_network_starts_at_the_mean_eye_and_a_few_steps_fit_a_batch():
 
 
 def test_a_shallower_trunk_keeps_the_first_blocks_of_a_deeper_one_and_its_depth_survives_saving(tmp_path):
-    from occface_core.eye_model import load_eye_model, save_eye_model
-    from occface_core.local_model import load_matching
+    from occface_core.training.eye_model import load_eye_model, save_eye_model
+    from occface_core.training.local_model import load_matching
 
     torch.manual_seed(0)
     deep, shallow = EyeNet(CFG), EyeNet(CFG, trunk_blocks=5)

@@ -3,7 +3,7 @@ import numpy as np
 import torch
 from ai_edge_litert.interpreter import Interpreter
 
-from occface_core.iris_encoder import IrisNet, iris_model_path, pretrained_iris, read_tflite_weights
+from occface_core.training.iris_encoder import IrisNet, iris_model_path, pretrained_iris, read_tflite_weights
 
 torch.set_num_threads(1)
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from occface_core import metrics
+from occface_core.training import metrics
 
 
 def _face(scale=1.0):

@@ -51,7 +51,7 @@ def test_visibility_gate_starts_near_zero_and_pooling_equals_the_explicit_form()
 
 
 def _save_tiny(tmp_path):
-    from occface_core.train import TrainConfig, save_weights
+    from occface_core.training.train import TrainConfig, save_weights
     torch.manual_seed(0)
     net = OccFaceNet(TINY).eval()
     path = tmp_path / "occface.pt"
@@ -61,7 +61,7 @@ def _save_tiny(tmp_path):
 
 def test_weights_load_and_predict_through_the_backend_torch_and_onnx(tmp_path):
     from occface_core.backends import create_backend
-    from occface_core.export import export_onnx
+    from occface_core.training.export import export_onnx
     from occface_core.types import Box
 
     net, pt = _save_tiny(tmp_path)

@@ -1,7 +1,7 @@
 """The model card's tables come from the metrics files, and each row names the command that made it."""
 import json
 
-from occface_core import model_card
+from occface_core.training import model_card
 
 
 def _metrics(nme):
@@ -18,7 +18,7 @@ def test_tables_show_measured_rows_with_their_commands(tmp_path):
     (tmp_path / "occface_val.json").write_text(json.dumps(_metrics(0.125)))
     text = model_card.evaluation_tables(rows, tmp_path)
     assert f"| OccFace [{gt_row}] | val | 0.1250 | 0.1250 | 0.1250 | 0.2500 | 0.1000 | 0.5000 | 3/10 | 0.9000 |" in text
-    assert f"python -m occface_core.evaluate --data D.jsonl --split val --box gt --model occface --out {tmp_path}/occface_val.json" in text
+    assert f"python -m occface_core.training.evaluate --data D.jsonl --split val --box gt --model occface --out {tmp_path}/occface_val.json" in text
     assert "helen 0.9100 / 0.8100" in text
     assert "[1]" not in text      # rows without a metrics file are left out, not invented
 
@@ -36,7 +36,7 @@ def test_held_out_summary_averages_the_families_that_were_measured(tmp_path):
 
 
 def test_evaluate_arguments_parse():
-    from occface_core import evaluate
+    from occface_core.training import evaluate
     for row in model_card.rows("D.jsonl", "O.jsonl", "missing-families-dir"):
         argv = model_card.evaluate_argv(row, "E")
         assert argv[argv.index("--out") + 1] == f"E/{row.out}.json"

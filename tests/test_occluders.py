@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from occface_core import codec
-from occface_core.occluders import OccluderBank, eq9_occlusion, mask_to_heatmap, point_occlusion
+from occface_core.training.occluders import OccluderBank, eq9_occlusion, mask_to_heatmap, point_occlusion
 
 
 def test_eq9_labels_on_a_hand_made_mask():
@@ -43,7 +43,7 @@ def test_occluder_bank_without_assets_paints_and_reports_its_mask():
 
 def test_held_out_families_cover_the_face_parts_they_are_made_for():
     """The families training never sees: each paints an image-sized mask over the region it names."""
-    from occface_core.occluders import HELD_OUT_KINDS, KINDS
+    from occface_core.training.occluders import HELD_OUT_KINDS, KINDS
     assert not set(HELD_OUT_KINDS) & set(KINDS)
     t = np.linspace(-1.2, 1.2, 17)
     pts = np.zeros((68, 2))

@@ -1,4 +1,4 @@
-"""The export forms (occface_core.onnx_forms): the same numbers as the training layers, in a graph
+"""The export forms (occface_core.training.onnx_forms): the same numbers as the training layers, in a graph
 onnxruntime keeps in its blocked layout (no PRelu, no Pad)."""
 import numpy as np
 import onnx
@@ -8,11 +8,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from occface_core.encoder import BlazeBlock
-from occface_core.eye_model import EyeNet
+from occface_core.training.eye_model import EyeNet
 from occface_core.eye_crop import EyeCropConfig
-from occface_core.eye_train import export_eye_onnx
-from occface_core.iris_encoder import BottleneckBlock
-from occface_core.onnx_forms import GroupedPReLU, IdentityWiden, export_form, optimise_for_onnxruntime
+from occface_core.training.eye_train import export_eye_onnx
+from occface_core.training.iris_encoder import BottleneckBlock
+from occface_core.training.onnx_forms import GroupedPReLU, IdentityWiden, export_form, optimise_for_onnxruntime
 
 
 def _randomised(module: nn.Module) -> nn.Module:

@@ -60,7 +60,7 @@ def _with_wide_face(annotations):
 
 
 def test_part_training_writes_weights_the_backend_uses_where_the_part_is_seen(tmp_path):
-    from occface_core import export, part_train
+    from occface_core.training import export, part_train
     from occface_core.backends import BackendError
     from occface_core.backends.occface_backend import OccFaceBackend
     from occface_core.backends.part_stage import PartStage

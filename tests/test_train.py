@@ -9,7 +9,7 @@ torch.set_num_threads(1)
 
 from occface_core.codec import CodecConfig
 from occface_core.model import ModelConfig, OccFaceNet
-from occface_core.train import LossWeights, compute_losses
+from occface_core.training.losses import LossWeights, compute_losses
 
 TINY = ModelConfig(channels=16, fine_channels=16, vis_channels=8, codec=CodecConfig(input_size=64, heatmap_size=16))
 
@@ -69,7 +69,7 @@ def test_unlabelled_points_add_no_loss():
 
 
 def test_labels_use_hand_points_and_silhouette_convention(tmp_path):
-    from occface_core.dataset import LabelConfig, labels_for_record
+    from occface_core.training.dataset import LabelConfig, labels_for_record
     p68 = np.stack([np.linspace(50, 170, 68), np.linspace(60, 160, 68)], 1)
     helen = {"source": "helen", "points68": p68.tolist()}
     pts, w, vis, vm = labels_for_record(helen, None, LabelConfig())
@@ -81,7 +81,7 @@ def test_labels_use_hand_points_and_silhouette_convention(tmp_path):
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    from occface_core import evaluate, train
+    from occface_core.training import evaluate, train
     assert train.main(["--data", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err
@@ -94,7 +94,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 def _two_view_batch(tmp_path, n=4):
     """Two views (one augmentation and its nudged twin) of n labelled synthetic faces, as training draws them."""
-    from occface_core.dataset import AugmentConfig, FaceDataset, Labels
+    from occface_core.training.dataset import AugmentConfig, FaceDataset, Labels
     rng = np.random.default_rng(1)
     (tmp_path / "img").mkdir()
     pts = np.zeros((n, 100, 2), np.float32)
@@ -109,7 +109,7 @@ def _two_view_batch(tmp_path, n=4):
 
 
 def test_the_second_view_is_the_first_with_its_region_nudged_as_between_two_tracked_frames(tmp_path):
-    from occface_core.dataset import AugmentConfig
+    from occface_core.training.dataset import AugmentConfig
     batch = _two_view_batch(tmp_path, n=8)
     aug = AugmentConfig()
     assert torch.equal(batch["source_order"][:, 0], batch["source_order"][:, 1])   # same flip
@@ -128,7 +128,7 @@ def test_the_second_view_is_the_first_with_its_region_nudged_as_between_two_trac
 
 def test_consistency_is_zero_for_points_that_agree_in_the_source_and_measures_disagreement(tmp_path):
     from occface_core import codec
-    from occface_core.train import consistency_loss
+    from occface_core.training.losses import consistency_loss
     batch = _two_view_batch(tmp_path)
     assert batch["image"].shape == (4, 2, 3, 64, 64)
     assert not torch.equal(batch["to_source"][:, 0], batch["to_source"][:, 1])   # two different jitters
@@ -145,7 +145,8 @@ def test_consistency_is_zero_for_points_that_agree_in_the_source_and_measures_di
 
 
 def test_one_training_step_with_two_views_updates_the_heads_and_the_encoder(tmp_path):
-    from occface_core.train import consistency_loss, flatten_views
+    from occface_core.training.losses import consistency_loss
+    from occface_core.training.train import flatten_views
     torch.manual_seed(0)
     net = OccFaceNet(TINY)
     batch = _two_view_batch(tmp_path)
@@ -161,7 +162,7 @@ def test_one_training_step_with_two_views_updates_the_heads_and_the_encoder(tmp_
 
 
 def test_shut_eye_crops_are_drawn_more_often():
-    from occface_core.train import TrainConfig, shut_eye_sampling_weights
+    from occface_core.training.train import TrainConfig, shut_eye_sampling_weights
     open_eye = np.zeros((100, 2))
     open_eye[36:42] = [[0, 0], [1, -1], [2, -1], [3, 0], [2, 1], [1, 1]]           # EAR 0.67
     open_eye[42:48] = open_eye[36:42] + [10, 0]
@@ -173,7 +174,7 @@ def test_shut_eye_crops_are_drawn_more_often():
 
 def test_eye_aspect_loss_is_zero_for_agreeing_eyes_and_grows_as_predicted_lids_open():
     from occface_core.layout import LEFT_EYE, RIGHT_EYE, eye_aspect_ratio
-    from occface_core.train import eye_aspect_loss
+    from occface_core.training.losses import eye_aspect_loss
 
     rng = np.random.default_rng(0)
     target = torch.tensor(rng.uniform(5, 25, (2, 100, 2)), dtype=torch.float32)

@@ -9,9 +9,9 @@ import torch
 
 torch.set_num_threads(1)
 
-from occface_core import evaluate, train
-from occface_core.dataset import AugmentConfig, FaceDataset, build_labels
-from occface_core.metrics import visibility_metrics
+from occface_core.training import evaluate, train
+from occface_core.training.dataset import AugmentConfig, FaceDataset, build_labels
+from occface_core.training.metrics import visibility_metrics
 from occface_core.model import load_model
 from occface_core.types import LandmarkPrediction
 
@@ -169,7 +169,7 @@ def _with_wide_eyes(annotations):
 
 
 def test_eye_training_writes_weights_the_backend_picks_up(tmp_path):
-    from occface_core import eye_train
+    from occface_core.training import eye_train
     from occface_core.backends.occface_backend import OccFaceBackend
 
     data = _with_wide_eyes(_tiny_dataset(tmp_path / "data"))
@@ -194,7 +194,7 @@ def test_eye_training_writes_weights_the_backend_picks_up(tmp_path):
 
 
 def test_eye_training_refuses_missing_inputs(tmp_path, capsys):
-    from occface_core import eye_train
+    from occface_core.training import eye_train
 
     assert eye_train.main(["--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o")]) == 2
     assert "annotations file not found" in capsys.readouterr().err

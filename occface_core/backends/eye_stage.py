@@ -2,7 +2,7 @@
 
 The face model's lids barely close (its heatmap cells are wider than a blink's lid travel); the eye
 stage cuts a small crop around each eye from the full frame (`eye_crop`), regresses the eye's eight
-points (`eye_model`, trained by `python -m occface_core.eye_train`) and puts its six lid points in
+points (`eye_model`, trained by `python -m occface_core.training.eye_train`) and puts its six lid points in
 place of the face model's. The corners stay the face model's: they anchor the head pose and the next
 crop, and with the eye stage's corners swaying faces' shapes twitched on 20 % of frames instead of
 16 % (bench_avatar). An eye the face model calls hidden (median visibility of its six points below

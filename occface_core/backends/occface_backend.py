@@ -1,7 +1,7 @@
 """The OccFace model behind the landmark-backend interface.
 
 Weights: an ONNX file (run with onnxruntime, the fast CPU path) or a PyTorch checkpoint (.pt) from
-`python -m occface_core.train`. When the ONNX file cannot be used (onnxruntime missing, a corrupt
+`python -m occface_core.training.train`. When the ONNX file cannot be used (onnxruntime missing, a corrupt
 file) a .pt with the same stem beside it is the fallback. The model config (input size) comes from
 the `<stem>_config.json` beside the weights, else from the checkpoint, else the defaults.
 """

@@ -3,7 +3,7 @@
 The face model's lips and nose sit inside its 4-px heatmap cells; a part stage cuts a crop around its
 part from the full frame along two of the face model's points (`part_crop`: the mouth corners, the
 inner eye corners), regresses the part's points (`part_model`, trained by `python -m
-occface_core.part_train`) and puts them in place of the face model's; the inner-mouth points 82-85
+occface_core.training.part_train`) and puts them in place of the face model's; the inner-mouth points 82-85
 follow the new inner lips. A part the face model calls covered (median visibility of its points
 below `SEEN_VISIBILITY`) keeps the face model's points: behind a mask or a hand there is nothing to
 place; so does a part whose anchors are closer than `min_anchor_px`, a face too far away, and a face

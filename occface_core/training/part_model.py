@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..part_crop import PARTS, PartCropConfig, PartSpec
 from .local_model import LocalNet, save_local_model
-from .part_crop import PARTS, PartCropConfig, PartSpec
 
 
 class PartNet(LocalNet):

@@ -12,10 +12,10 @@ evaluation copies.
 
 CLI (the evaluation helper): make an occluded copy of a labelled set with exact per-point visibility::
 
-    python -m occface_core.occluders --data ../shared/data/faces/annotations.jsonl --split val \\
+    python -m occface_core.training.occluders --data ../shared/data/faces/annotations.jsonl --split val \\
         --out runs/val_occluded --seed 7
     # one family never seen in training, for the held-out table
-    python -m occface_core.occluders --data ../shared/data/faces/annotations.jsonl --split val \\
+    python -m occface_core.training.occluders --data ../shared/data/faces/annotations.jsonl --split val \\
         --out runs/val_occ_hand --seed 7 --kinds hand
 """
 from __future__ import annotations
@@ -358,7 +358,7 @@ def make_occluded_copy(data: Path, out: Path, occluders: Path, split: str | None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Make an occluded copy of a labelled face set with exact per-point visibility.",
-        epilog="example: python -m occface_core.occluders --data ../shared/data/faces/annotations.jsonl "
+        epilog="example: python -m occface_core.training.occluders --data ../shared/data/faces/annotations.jsonl "
                "--split val --occluders ../shared/data/occluders --out runs/val_occluded",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, type=Path, help="annotations.jsonl in the shared format")

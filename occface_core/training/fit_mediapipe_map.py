@@ -7,8 +7,8 @@ the report gives the error per source. Points without hand labels (iris, eyelid 
 mid-points) are assigned from the mesh's own semantics and checked geometrically.
 
 Example:
-    python -m occface_core.teacher --data ../shared/data/faces/annotations.jsonl --out runs/teacher_mesh.npz
-    python -m occface_core.fit_mediapipe_map --data ../shared/data/faces/annotations.jsonl \\
+    python -m occface_core.training.teacher --data ../shared/data/faces/annotations.jsonl --out runs/teacher_mesh.npz
+    python -m occface_core.training.fit_mediapipe_map --data ../shared/data/faces/annotations.jsonl \\
         --teacher runs/teacher_mesh.npz --out occface_core/data/mediapipe_map.json
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .layout import NAMES, inner_mouth_from_inner_lips
-from .mediapipe_map import similarity_fit
+from ..layout import NAMES, inner_mouth_from_inner_lips
+from ..mediapipe_map import similarity_fit
 
 EYELID_VERTICES = {78: 159, 79: 145, 80: 386, 81: 374}  # right upper, right lower, left upper, left lower
 UPPER_INNER_LIP = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
@@ -34,7 +34,7 @@ def load_labelled(data: Path, teacher: Path) -> dict[str, np.ndarray]:
     records = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
     cache = np.load(teacher)
     if len(cache["images"]) != len(records) or any(a != r["image"] for a, r in zip(cache["images"], records)):
-        raise ValueError("teacher cache does not match the annotations file (rerun occface_core.teacher)")
+        raise ValueError("teacher cache does not match the annotations file (rerun occface_core.training.teacher)")
     return {
         "labels": np.array([r["points68"] for r in records], dtype=np.float64),
         "mesh": cache["mesh478"].astype(np.float64),

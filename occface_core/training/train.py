@@ -12,19 +12,19 @@ stopped; the weights go to OUT/occface.pt with OUT/occface_config.json beside th
 
 Examples:
   # the shipped model (a two-hour budget on the 2-core CPU; a GPU is used when present)
-  python -m occface_core.train --data ../shared/data/faces/annotations.jsonl \\
+  python -m occface_core.training.train --data ../shared/data/faces/annotations.jsonl \\
       --teacher runs/teacher_mesh.npz --occluders ../shared/data/occluders --out runs/occface_v2 \\
       --epochs 40 --warmup-epochs 1 --max-minutes 120
   # continue an interrupted run (the time budget counts the minutes already trained)
-  python -m occface_core.train --data ../shared/data/faces/annotations.jsonl \\
+  python -m occface_core.training.train --data ../shared/data/faces/annotations.jsonl \\
       --teacher runs/teacher_mesh.npz --occluders ../shared/data/occluders --out runs/occface_v2 \\
       --epochs 40 --warmup-epochs 1 --max-minutes 120 --resume
   # fine-tune trained weights with a fresh learning-rate schedule
-  python -m occface_core.train --data ../shared/data/faces/annotations.jsonl \\
+  python -m occface_core.training.train --data ../shared/data/faces/annotations.jsonl \\
       --teacher runs/teacher_mesh.npz --occluders ../shared/data/occluders --out runs/occface_ft \\
       --init runs/occface_v2/occface.pt --warmup-epochs 0 --lr 1e-3 --epochs 10 --max-minutes 30
   # one-minute smoke run to measure throughput
-  python -m occface_core.train --data ../shared/data/faces/annotations.jsonl --out runs/smoke \\
+  python -m occface_core.training.train --data ../shared/data/faces/annotations.jsonl --out runs/smoke \\
       --epochs 1 --max-minutes 1 --limit 2000
 """
 from __future__ import annotations
@@ -41,33 +41,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from . import codec
+from .. import codec
+from ..encoder import pretrained_encoder
+from ..layout import IBUG68, eye_aspect_ratio
+from ..model import ModelConfig, OccFaceNet, count_flops, count_parameters, load_model
+from .cli import run_training
 from .dataset import AugmentConfig, FaceDataset, LabelConfig, Labels, build_labels
-from .encoder import pretrained_encoder
-from .layout import IBUG68, LEFT_EYE, RIGHT_EYE, eye_aspect_ratio
+from .losses import LossWeights, compute_losses, consistency_loss
 from .metrics import failure_rate, nme_per_image
-from .model import ModelConfig, OccFaceNet, count_flops, count_parameters, load_model
-from .occluders import eq9_occlusion, mask_to_heatmap
 
 log = logging.getLogger("occface.train")
-
-
-@dataclass
-class LossWeights:
-    heatmap: float = 100.0     # Eq. 7, per-pixel MSE over all stages
-    coord: float = 1.0         # smooth-L1 on the soft-argmax coordinates (heatmap cells)
-    point_map: float = 30.0    # Eq. 2 auxiliary maps
-    edge_map: float = 30.0
-    vis: float = 1.0           # BCE on real (self-occlusion) labels
-    mask: float = 1.0          # BCE on Eq. 9 landmark-aware masking labels
-    face: float = 0.5          # face score BCE
-    consistency: float = 20.0  # a face and its nudged twin (dataset.AugmentConfig.pair_*) must give the
-                               # same points in source pixels (NME units); 5 while the two views were
-                               # independent augmentations, whose disagreement was mostly not jitter
-    eye_aspect: float = 10.0   # each eye's lid gap over its width: a blink moves the lids 2-4 crop pixels,
-                               # too little of the point loss to be learned without its own term
 
 
 @dataclass
@@ -88,74 +72,6 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     aug: AugmentConfig = field(default_factory=AugmentConfig)
     labels: LabelConfig = field(default_factory=LabelConfig)
-
-
-def compute_losses(out: dict, batch: dict, cfg: ModelConfig, lw: LossWeights, with_vis: bool) -> dict:
-    """All training terms for one batch; returns a dict of scalar tensors including 'total'."""
-    c = cfg.codec
-    pts_hm = codec.to_heatmap(batch["points"], c)
-    w = batch["weights"]
-    wsum = w.sum().clamp_min(1e-6)
-    target = codec.encode_heatmaps(pts_hm, c.heatmap_size, c.sigma)
-    losses: dict[str, torch.Tensor] = {}
-    hm = 0.0
-    for h in out["heatmaps"]:
-        hm = hm + (((h - target) ** 2).mean(dim=(2, 3)) * w).sum() / wsum
-    losses["heatmap"] = hm / len(out["heatmaps"])
-    err = F.smooth_l1_loss(out["coords"], pts_hm, reduction="none", beta=0.5).sum(-1)
-    losses["coord"] = (err * w).sum() / wsum
-    face = batch["face"]
-    nface = face.sum().clamp_min(1.0)
-    pm_t = codec.encode_point_map(target, (w > 0).float())
-    em_t = codec.encode_edge_map(pts_hm, w, c.heatmap_size, c.edge_sigma)
-    losses["point_map"] = (((out["point_map"] - pm_t) ** 2).mean(dim=(1, 2, 3)) * face).sum() / nface
-    losses["edge_map"] = (((out["edge_map"] - em_t) ** 2).mean(dim=(1, 2, 3)) * face).sum() / nface
-    losses["face"] = F.binary_cross_entropy_with_logits(out["face_logit"], face)
-    if with_vis:
-        occ9 = eq9_occlusion(mask_to_heatmap(batch["occ_mask"], c.heatmap_size), target)
-        known = (w > 0).float()
-        occ9 = occ9 * known
-        logits = out["vis_logits"]
-        real_m = batch["vis_mask"] * (1 - occ9)
-        bce = F.binary_cross_entropy_with_logits(logits, batch["vis"], reduction="none")
-        losses["vis"] = (bce * real_m).sum() / real_m.sum().clamp_min(1.0)
-        bce0 = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction="none")
-        losses["mask"] = (bce0 * occ9).sum() / occ9.sum().clamp_min(1.0)
-    losses["eye_aspect"] = eye_aspect_loss(out["coords"], pts_hm, w)
-    total = (lw.heatmap * losses["heatmap"] + lw.coord * losses["coord"] + lw.point_map * losses["point_map"]
-             + lw.edge_map * losses["edge_map"] + lw.face * losses["face"] + lw.eye_aspect * losses["eye_aspect"])
-    if with_vis:
-        total = total + lw.vis * losses["vis"] + lw.mask * losses["mask"]
-    losses["total"] = total
-    return losses
-
-
-def eye_aspect_loss(coords: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Smooth-L1 between predicted and labelled eye aspect ratios, over eyes with all six points labelled
-    and at least two heatmap cells wide (the ratio of a foreshortened far eye is mostly noise)."""
-    labelled = torch.stack([(weights[:, list(eye)] > 0).all(dim=-1) for eye in (RIGHT_EYE, LEFT_EYE)], dim=-1)
-    width = torch.stack([(target[:, c0] - target[:, c3]).norm(dim=-1) for c0, *_, c3, _, _ in (RIGHT_EYE, LEFT_EYE)], -1)
-    labelled = (labelled & (width >= 2.0)).float()
-    err = F.smooth_l1_loss(eye_aspect_ratio(coords), eye_aspect_ratio(target), reduction="none", beta=0.02)
-    return (err * labelled).sum() / labelled.sum().clamp_min(1.0)
-
-
-def consistency_loss(coords: torch.Tensor, batch: dict, cfg: ModelConfig) -> torch.Tensor:
-    """Mean distance, over inter-ocular, between the points two views of one face give in source pixels.
-
-    `coords` (B, 2, P, 2) in heatmap cells; the batch holds each view's crop -> source affine and the
-    order its points are in (a flipped view lists them mirrored). Only points labelled in both views
-    of a face crop count: a point the label cannot place may legitimately differ.
-    """
-    px = codec.to_pixels(coords, cfg.codec)
-    A = batch["to_source"]                                                  # (B, 2, 2, 3)
-    src = torch.einsum("bvij,bvpj->bvpi", A[..., :2], px) + A[..., None, :, 2]
-    inverse = torch.argsort(batch["source_order"], dim=-1)                  # view order -> source order
-    src = torch.gather(src, 2, inverse[..., None].expand_as(src))
-    w = torch.gather(batch["weights"], 2, inverse)
-    both = (w[:, 0] > 0) & (w[:, 1] > 0) & (batch["face"].min(dim=1).values[:, None] > 0)
-    dist = (src[:, 0] - src[:, 1]).norm(dim=-1) / batch["interocular"][:, 0, None].clamp_min(1.0)
-    return (dist * both).sum() / both.sum().clamp_min(1.0)
 
 
 def flatten_views(batch: dict) -> dict:
@@ -438,10 +354,10 @@ def train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m occface_core.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m occface_core.training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, type=Path, help="annotations.jsonl (train and val splits)")
-    p.add_argument("--teacher", type=Path, default=None, help="MediaPipe teacher cache .npz (occface_core.teacher)")
+    p.add_argument("--teacher", type=Path, default=None, help="MediaPipe teacher cache .npz (occface_core.training.teacher)")
     p.add_argument("--occluders", type=Path, default=None, help="shared occluders folder (masks.cfg, textures/)")
     p.add_argument("--out", required=True, type=Path, help="run folder: labels cache, checkpoints, weights")
     p.add_argument("--epochs", type=int, default=20)
@@ -470,29 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    args.command = " ".join(["python -m occface_core.train"] + (argv if argv is not None else sys.argv[1:]))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if not args.data.is_file():
-        print(f"error: annotations file not found: {args.data}", file=sys.stderr)
-        return 2
-    if args.teacher is not None and not args.teacher.is_file():
-        print(f"error: teacher cache not found: {args.teacher}", file=sys.stderr)
-        return 2
-    if args.init is not None and not args.init.is_file():
-        print(f"error: initial weights not found: {args.init}", file=sys.stderr)
-        return 2
-    if args.occluders is not None and not (args.occluders / "masks.cfg").is_file():
-        print(f"error: occluders folder has no masks.cfg: {args.occluders}", file=sys.stderr)
-        return 2
-    try:
-        return train(args)
-    except KeyboardInterrupt:
-        print("interrupted; continue with --resume", file=sys.stderr)
-        return 130
-    except FileNotFoundError as e:
-        print(f"error: file not found: {e}", file=sys.stderr)
-        return 2
+    return run_training("occface_core.training.train", build_parser(), argv, train,
+                        inputs=lambda a: ((a.data, "annotations file"), (a.teacher, "teacher cache"),
+                                          (a.init, "initial weights"),
+                                          (a.occluders and a.occluders / "masks.cfg", "occluders' masks.cfg")))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoder import ChannelPad, _same_pad_stride2, load_conv, load_prelu, read_tflite_weights, wheel_file, wheel_provenance
+from ..encoder import ChannelPad, _same_pad_stride2, load_conv, load_prelu, read_tflite_weights, wheel_file, wheel_provenance
 
 IRIS_RELPATH = "mediapipe/modules/iris_landmark/iris_landmark.tflite"
 CONTOUR_POINTS = 71     # the first 16 are the eye's own contour (lids and corners)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoder import ChannelPad
+from ..encoder import ChannelPad
 
 
 class GroupedPReLU(nn.Module):

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .crop import apply_affine
-from .layout import IBUG68, MIRROR, NUM_POINTS, inner_mouth_from_inner_lips, interocular
+from ..crop import apply_affine
+from ..layout import IBUG68, MIRROR, NUM_POINTS, inner_mouth_from_inner_lips, interocular
+from ..types import Box
 from .occluders import OccluderBank
-from .types import Box
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def build_labels(annotations: Path, teacher_npz: Path | None, cfg: LabelConfig |
     mesh_by_image: dict[str, int] = {}
     meshes = found = None
     if teacher_npz is not None and Path(teacher_npz).is_file():
-        from .mediapipe_map import mesh_to_layout
+        from ..mediapipe_map import mesh_to_layout
         t = np.load(teacher_npz)
         meshes, found = t["mesh478"], t["found"]
         mesh_by_image = {str(name): i for i, name in enumerate(t["images"])}

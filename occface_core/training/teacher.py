@@ -1,7 +1,7 @@
 """Cache MediaPipe face-mesh outputs for a labelled set once, so training never recomputes them.
 
 Example:
-    python -m occface_core.teacher --data ../shared/data/faces/annotations.jsonl --out runs/teacher_mesh.npz
+    python -m occface_core.training.teacher --data ../shared/data/faces/annotations.jsonl --out runs/teacher_mesh.npz
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .mesh_runner import FaceMeshRunner
+from ..mesh_runner import FaceMeshRunner
 
 
 def main(argv: list[str] | None = None) -> int:

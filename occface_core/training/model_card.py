@@ -1,13 +1,13 @@
 """Run the evaluations behind assets/MODEL.md and print its tables, so every row can be reproduced.
 
-Each row is one `python -m occface_core.evaluate` call; `--run` executes the rows whose metrics file is
+Each row is one `python -m occface_core.training.evaluate` call; `--run` executes the rows whose metrics file is
 missing (`--rerun` executes all of them), then the tables are printed as Markdown from the metrics
 files, the weights' config (training history) and a `bench_model` JSON if one is given.
 
 Examples:
-  python -m occface_core.model_card --run                      # evaluate what is missing, print tables
-  python -m occface_core.model_card --rerun --only occface     # re-evaluate the OccFace rows only
-  python -m occface_core.model_card --bench runs/bench.json    # tables only, with the speed table
+  python -m occface_core.training.model_card --run                      # evaluate what is missing, print tables
+  python -m occface_core.training.model_card --rerun --only occface     # re-evaluate the OccFace rows only
+  python -m occface_core.training.model_card --bench runs/bench.json    # tables only, with the speed table
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def evaluation_tables(table_rows: list[Row], eval_dir: Path) -> str:
                     f"| {_f(lm['nme_visible'])} | {_f(lm['nme_occluded'])} | {_f(lm['fr10'])} | {_f(lm['auc10'])} "
                     f"| {lm['no_face']}/{lm['images']} | {_f(v.get('roc_auc'))} | {_f(v.get('occ_ap'))} "
                     f"| {_f(v.get('f1_05'))} |")
-        cmds.append(f"{i}. `python -m occface_core.evaluate {' '.join(evaluate_argv(row, str(eval_dir)))}`")
+        cmds.append(f"{i}. `python -m occface_core.training.evaluate {' '.join(evaluate_argv(row, str(eval_dir)))}`")
         if row.label in ("OccFace", "MediaPipe") and "detect" not in row.dataset:
             by_source.append(f"| {row.label} | {row.dataset} | "
                              + " | ".join(f"{k} {x:.4f}" for k, x in d["per_source_nme68"].items()) + " |")
@@ -137,13 +137,13 @@ def speed_table(bench: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m occface_core.model_card", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m occface_core.training.model_card", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data/faces/annotations.jsonl")
     p.add_argument("--occluded", default="runs/val_occluded/annotations.jsonl",
-                   help="occluded copy of val (python -m occface_core.occluders ... --split val --seed 7)")
+                   help="occluded copy of val (python -m occface_core.training.occluders ... --split val --seed 7)")
     p.add_argument("--families-dir", default="runs",
-                   help="folder with val_occ_<family>/ copies (python -m occface_core.occluders ... --kinds <family>)")
+                   help="folder with val_occ_<family>/ copies (python -m occface_core.training.occluders ... --kinds <family>)")
     p.add_argument("--eval-dir", type=Path, default=Path("runs/eval"))
     p.add_argument("--config", type=Path, default=ASSETS / "occface_config.json")
     p.add_argument("--bench", type=Path, default=None, help="bench_model JSON for the speed table")

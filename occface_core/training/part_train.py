@@ -18,9 +18,9 @@ _config.json (provenance: the iris model's file and SHA-256, the command, histor
 train one after another, each with its own time budget.
 
 Example (the shipped weights' command is in assets/MODEL.md):
-  python -m occface_core.part_train --data ../shared/data/faces/annotations.jsonl --out runs/parts \\
+  python -m occface_core.training.part_train --data ../shared/data/faces/annotations.jsonl --out runs/parts \\
       --part mouth --part nose --max-minutes 35
-  python -m occface_core.export --part --weights runs/parts/mouth/occface_mouth.pt --out assets/occface_mouth.onnx
+  python -m occface_core.training.export --part --weights runs/parts/mouth/occface_mouth.pt --out assets/occface_mouth.onnx
 """
 from __future__ import annotations
 
@@ -28,22 +28,23 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .crop import apply_affine
+from ..crop import apply_affine
+from ..eye_crop import cut_eye as cut_crop, to_network_input
+from ..layout import interocular
+from ..part_crop import PARTS, PartCropConfig, PartSpec, anchor_distance, opening, part_matrix
+from .cli import run_training
 from .dataset import photometric, read_records
-from .eye_crop import cut_eye as cut_crop, to_network_input
 from .eye_train import load_images
 from .iris_encoder import pretrained_iris
-from .layout import interocular
 from .local_model import export_local_onnx
 from .local_train import LoopConfig, fit, init_from
-from .part_crop import PARTS, PartCropConfig, PartSpec, anchor_distance, opening, part_matrix
 from .part_model import PartNet, load_part_model, save_part_model
 
 log = logging.getLogger("occface.part_train")
@@ -191,7 +192,7 @@ def train_part(spec: PartSpec, args: argparse.Namespace, records: list[dict], im
     defaults = DEFAULTS[spec.name]
     cfg = PartTrainConfig(batch_size=args.batch_size, lr=args.lr, seed=args.seed, anchor_jitter=defaults.anchor_jitter,
                           trunk_blocks=args.trunk_blocks)
-    crop = defaults.crop
+    crop = replace(defaults.crop, input_size=args.input_size) if args.input_size else defaults.crop
     out = args.out / spec.name
     out.mkdir(parents=True, exist_ok=True)
     train_parts, val_parts = part_set(spec, records, train_idx), part_set(spec, records, val_idx)
@@ -245,7 +246,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m occface_core.part_train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m occface_core.training.part_train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, type=Path, help="annotations.jsonl (train and val splits)")
     p.add_argument("--out", required=True, type=Path, help="run folder: one sub-folder per part")
@@ -260,27 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue each part from OUT/<part>/last.pt")
     p.add_argument("--init", type=Path, default=None, help="fine-tune: start from these part weights (.pt)")
+    p.add_argument("--input-size", type=int, default=0,
+                   help="crop side in pixels, a multiple of 8 (default: the part's, 48)")
     p.add_argument("--trunk-blocks", type=int, default=10, choices=range(1, 11), metavar="1..10",
                    help="iris trunk blocks to keep (fewer: faster)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    args.command = " ".join(["python -m occface_core.part_train"] + (argv if argv is not None else sys.argv[1:]))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for path, what in ((args.data, "annotations file"), (args.init, "initial weights")):
-        if path is not None and not path.is_file():
-            print(f"error: {what} not found: {path}", file=sys.stderr)
-            return 2
-    try:
-        return train(args)
-    except KeyboardInterrupt:
-        print("interrupted; continue with --resume", file=sys.stderr)
-        return 130
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_training("occface_core.training.part_train", build_parser(), argv, train,
+                        inputs=lambda a: ((a.data, "annotations file"), (a.init, "initial weights")),
+                        check=lambda a: (f"--input-size must be a multiple of 8, at least 16 (got {a.input_size})"
+                                         if a.input_size and (a.input_size < 16 or a.input_size % 8) else None))
 
 
 if __name__ == "__main__":

@@ -17,17 +17,17 @@ visibility labels exist Occ AP, F1@0.5, ROC-AUC with occlusion positive), a CED 
 preds.jsonl with one line per input image in the image's pixels.
 
 Visibility labels are `visible68` (300W-LP self-occlusion, and every point in an occluded copy made by
-`python -m occface_core.occluders`). 300W-LP's label marks self-occlusion on the jaw only: on a face
+`python -m occface_core.training.occluders`). 300W-LP's label marks self-occlusion on the jaw only: on a face
 turned more than 60 degrees the far eye and brow are hidden yet still say visible (data README), so
 there the inner points are scored for visibility only where a painted occluder covers them
 (`visibility_labels`). The NME split into visible and occluded points keeps `visible68` as it is.
 
 Examples:
-  python -m occface_core.evaluate --data ../shared/data/faces/annotations.jsonl --split val --box detect \\
+  python -m occface_core.training.evaluate --data ../shared/data/faces/annotations.jsonl --split val --box detect \\
       --out runs/eval/compare_val_detect.json          # occface and mediapipe side by side, per region
-  python -m occface_core.evaluate --data ../shared/data/faces/annotations.jsonl --split val \\
+  python -m occface_core.training.evaluate --data ../shared/data/faces/annotations.jsonl --split val \\
       --model occface --box gt --out runs/eval/occface_val.json --predictions runs/eval/occface_val.jsonl
-  python -m occface_core.evaluate --data runs/val_occluded/annotations.jsonl --model mediapipe \\
+  python -m occface_core.training.evaluate --data runs/val_occluded/annotations.jsonl --model mediapipe \\
       --out runs/eval/mp_occ.json --predictions runs/eval/mp_occ.jsonl
 """
 from __future__ import annotations
@@ -41,13 +41,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import DEFAULT_OCCFACE_WEIGHTS, BackendError, create_backend
-from .backends.occface_backend import ABLATIONS, OccFaceBackend
-from .detector import BlazeFaceDetector, landmark_box_from_detection, largest
-from .layout import IBUG68
+from ..backends import DEFAULT_OCCFACE_WEIGHTS, BackendError, create_backend
+from ..backends.occface_backend import ABLATIONS, OccFaceBackend
+from ..detector import BlazeFaceDetector, landmark_box_from_detection, largest
+from ..layout import IBUG68
+from ..types import Box
 from .metrics import EvaluationResult, compare_backends, comparison_text, landmark_metrics, plot_ced, \
     visibility_metrics
-from .types import Box
 
 log = logging.getLogger("occface.evaluate")
 
@@ -181,7 +181,7 @@ def summary_line(model: str, result: EvaluationResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m occface_core.evaluate", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m occface_core.training.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, type=Path, help="annotations.jsonl (shared format, or an occluded copy)")
     p.add_argument("--split", default=None, help="keep only this split (e.g. val); default: every record")
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     if not records:
         print("error: no records to evaluate", file=sys.stderr)
         return 2
-    command = " ".join(["python -m occface_core.evaluate"] + (argv if argv is not None else sys.argv[1:]))
+    command = " ".join(["python -m occface_core.training.evaluate"] + (argv if argv is not None else sys.argv[1:]))
     results, curves, preds = {}, {}, {}
     for model in models:
         try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .eye_crop import EyeCropConfig
+from ..eye_crop import EyeCropConfig
 from .local_model import LocalNet, save_local_model
 
 

@@ -5,13 +5,13 @@ points (1, 100, 2) in input-crop pixels, visibility (1, 100) and the face score 
 channel paddings are written in the forms onnxruntime runs fastest (`onnx_forms`); the check compares
 the file with the plain PyTorch network.
 
-The eye stage's checkpoint (`python -m occface_core.eye_train`) exports with --eyes: a (B, 3, S, S)
+The eye stage's checkpoint (`python -m occface_core.training.eye_train`) exports with --eyes: a (B, 3, S, S)
 RGB eye crop in [0, 1] in, the eye's eight points in crop pixels out.
 
 Examples:
-  python -m occface_core.export --weights runs/occface/occface.pt --out assets/occface.onnx
-  python -m occface_core.export --weights runs/occface/best.pt --out /tmp/occface.onnx --no-check
-  python -m occface_core.export --eyes --weights assets/occface_eyes.pt --out assets/occface_eyes.onnx
+  python -m occface_core.training.export --weights runs/occface/occface.pt --out assets/occface.onnx
+  python -m occface_core.training.export --weights runs/occface/best.pt --out /tmp/occface.onnx --no-check
+  python -m occface_core.training.export --eyes --weights assets/occface_eyes.pt --out assets/occface_eyes.onnx
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import numpy as np
 def export_onnx(weights: Path, out: Path, opset: int = 17, check: bool = True) -> dict:
     import torch
 
-    from .model import ExportWrapper, count_flops, count_parameters, load_model
+    from ..model import ExportWrapper, count_flops, count_parameters, load_model
     from .onnx_forms import export_form, optimise_for_onnxruntime
 
     net = load_model(weights)
@@ -101,11 +101,11 @@ def _copy_beside(weights: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m occface_core.export", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m occface_core.training.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", required=True, type=Path,
-                   help="checkpoint from occface_core.train (.pt), with --eyes from occface_core.eye_train, "
-                        "with --part from occface_core.part_train")
+                   help="checkpoint from occface_core.training.train (.pt), with --eyes from occface_core.training.eye_train, "
+                        "with --part from occface_core.training.part_train")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--eyes", action="store_true", help="the weights are the eye stage's")
     kind.add_argument("--part", action="store_true", help="the weights are a part stage's (mouth, nose)")

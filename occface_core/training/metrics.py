@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .layout import interocular
+from ..layout import interocular
 
 # A missed face scores this for every point, and no found face scores worse: on a profile (yaw past
 # 80 degrees) the inter-ocular distance is a few pixels, and one off point would otherwise weigh ten

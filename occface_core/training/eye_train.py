@@ -16,7 +16,7 @@ Resumable (`--resume` continues OUT/last.pt). Writes OUT/occface_eyes.pt, OUT/oc
 OUT/occface_eyes_config.json (provenance: the iris model's file and SHA-256, the command, history).
 
 Example (30 minutes on two CPU cores; the shipped weights' two runs are in assets/MODEL.md):
-  python -m occface_core.eye_train --data ../shared/data/faces/annotations.jsonl --teacher runs/teacher_mesh.npz \\
+  python -m occface_core.training.eye_train --data ../shared/data/faces/annotations.jsonl --teacher runs/teacher_mesh.npz \\
       --out runs/eyes --max-minutes 30
   cp runs/eyes/occface_eyes.onnx runs/eyes/occface_eyes_config.json assets/
 """
@@ -34,14 +34,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dataset import Labels, build_labels, photometric
-from .eye_crop import EYE_ORDER, INNER, LID_PAIRS, OUTER, SIDES, EyeCropConfig, apply_affine, cut_eye, eye_matrix, \
+from ..eye_crop import EYE_ORDER, INNER, LID_PAIRS, OUTER, SIDES, EyeCropConfig, apply_affine, cut_eye, eye_matrix, \
     lid_opening, to_network_input
+from ..layout import IBUG68, eye_aspect_ratio
+from .cli import run_training
+from .dataset import Labels, build_labels, photometric
 from .eye_model import EyeNet, load_eye_model, save_eye_model
 from .iris_encoder import pretrained_iris
 from .local_model import export_local_onnx
 from .local_train import LoopConfig, fit, init_from
-from .layout import IBUG68, eye_aspect_ratio
 from .metrics import roc_auc
 
 log = logging.getLogger("occface.eye_train")
@@ -238,7 +239,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m occface_core.eye_train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m occface_core.training.eye_train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, type=Path, help="annotations.jsonl (train and val splits)")
     p.add_argument("--teacher", type=Path, default=None, help="MediaPipe teacher cache .npz (lid mid-points)")
@@ -262,24 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    args.command = " ".join(["python -m occface_core.eye_train"] + (argv if argv is not None else sys.argv[1:]))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for path, what in ((args.data, "annotations file"), (args.teacher, "teacher cache"), (args.init, "initial weights")):
-        if path is not None and not path.is_file():
-            print(f"error: {what} not found: {path}", file=sys.stderr)
-            return 2
-    if args.input_size % 8:
-        print("error: --input-size must be a multiple of 8", file=sys.stderr)
-        return 2
-    try:
-        return train(args)
-    except KeyboardInterrupt:
-        print("interrupted; continue with --resume", file=sys.stderr)
-        return 130
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_training("occface_core.training.eye_train", build_parser(), argv, train,
+                        inputs=lambda a: ((a.data, "annotations file"), (a.teacher, "teacher cache"),
+                                          (a.init, "initial weights")),
+                        check=lambda a: "--input-size must be a multiple of 8" if a.input_size % 8 else None)
 
 
 if __name__ == "__main__":
