@@ -16,7 +16,7 @@ import numpy as np
 from occface_core.layout import CONTOURS
 from retarget.rotation import quat_to_matrix
 from tracking.types import FaceResult
-from tracking.visibility import VISIBLE
+from occface_core.visibility import VISIBLE
 
 YELLOW, BLUE, GREEN, ORANGE, WHITE, GREY = (0, 255, 255), (255, 120, 0), (80, 220, 80), (0, 160, 255), (255, 255, 255), (140, 140, 140)
 AXIS_COLOURS = ((0, 0, 255), (0, 255, 0), (255, 0, 0))  # x red, y green, z blue

@@ -19,7 +19,7 @@ from types import MappingProxyType
 import numpy as np
 
 from occface_core.layout import GROUPS
-from tracking.visibility import CLEARLY_VISIBLE, VISIBLE
+from occface_core.visibility import CLEARLY_VISIBLE, VISIBLE
 
 from .arkit import ARKIT_NAMES, neutral_blendshapes
 

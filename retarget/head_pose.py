@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from occface_core.layout import NUM_POINTS
-from tracking.visibility import POSE_MIN_VISIBILITY
+from occface_core.visibility import POSE_MIN_VISIBILITY
 
 from .face_model import FaceModel
 

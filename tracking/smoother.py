@@ -33,7 +33,7 @@ import numpy as np
 
 from occface_core.layout import GROUPS, NUM_POINTS
 
-from .visibility import NOISE_VISIBILITY_FLOOR, VISIBLE
+from occface_core.visibility import NOISE_VISIBILITY_FLOOR, VISIBLE
 
 # The features an expression moves together, each gated on its own (see the module docstring).
 FEATURES = tuple(np.array(idx) for idx in GROUPS.values())

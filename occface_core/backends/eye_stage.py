@@ -6,7 +6,7 @@ points (`eye_model`, trained by `python -m occface_core.training.eye_train`) and
 place of the face model's. The corners stay the face model's: they anchor the head pose and the next
 crop, and with the eye stage's corners swaying faces' shapes twitched on 20 % of frames instead of
 16 % (bench_avatar). An eye the face model calls hidden (median visibility of its six points below
-`min_visibility`) keeps the face model's points: behind a hand there are no lids to place; so does an
+`visibility.VISIBLE`) keeps the face model's points: behind a hand there are no lids to place; so does an
 eye narrower than `min_eye_width_px`, a face too far away for lids.
 
 Weights: `<face weights stem>_eyes.onnx` beside the face model's file, with its `_config.json` (the
@@ -21,6 +21,7 @@ import numpy as np
 
 from ..eye_crop import EYE_ORDER, INNER, OUTER, SIDES, EyeCropConfig, cut_eye, eye_matrices, to_image, \
     to_network_input
+from ..visibility import VISIBLE
 from . import BackendError
 from .onnx_session import open_local_stage
 
@@ -35,19 +36,18 @@ def eye_weights_for(face_weights: Path) -> Path:
 
 
 class EyeStage:
-    def __init__(self, path: Path, threads: int = 1, min_visibility: float = 0.5, min_eye_width_px: float = 6.0):
+    def __init__(self, path: Path, threads: int = 1, min_eye_width_px: float = 6.0):
         crop, self.session = open_local_stage(path, "eye stage", threads)
         try:
             self.crop = EyeCropConfig(**crop)
         except TypeError as e:
             raise BackendError(f"cannot load the eye stage {path}: {e}") from None
         self.input_name = self.session.get_inputs()[0].name
-        self.min_visibility = min_visibility
         self.min_eye_width_px = min_eye_width_px   # a smaller eye has no lids to see (training skips them too)
 
     def refine(self, frame: np.ndarray, points: np.ndarray, visibility: np.ndarray) -> np.ndarray:
         """`points` with each visible eye's lid points replaced by the eye stage's (frame pixels)."""
-        seen = [np.median(visibility[list(EYE_ORDER[side][:6])]) >= self.min_visibility
+        seen = [np.median(visibility[list(EYE_ORDER[side][:6])]) >= VISIBLE
                 and np.hypot(*(points[EYE_ORDER[side][INNER]] - points[EYE_ORDER[side][OUTER]])) >= self.min_eye_width_px
                 for side in SIDES]
         if not any(seen):

@@ -5,7 +5,7 @@ part from the full frame along two of the face model's points (`part_crop`: the 
 inner eye corners), regresses the part's points (`part_model`, trained by `python -m
 occface_core.training.part_train`) and puts them in place of the face model's; the inner-mouth points 82-85
 follow the new inner lips. A part the face model calls covered (median visibility of its points
-below `SEEN_VISIBILITY`) keeps the face model's points: behind a mask or a hand there is nothing to
+below `visibility.VISIBLE`) keeps the face model's points: behind a mask or a hand there is nothing to
 place; so does a part whose anchors are closer than `min_anchor_px`, a face too far away, and a face
 turned so far that its narrower eye is under `FRONTAL_EYE_RATIO` of the wider one (about 40 degrees of
 yaw): on val's 300W-LP profiles (yaw median 51 degrees) the stages placed the nose and the lips worse
@@ -24,12 +24,12 @@ import numpy as np
 from ..eye_crop import cut_eye as cut_crop, to_image, to_network_input
 from ..layout import inner_mouth_from_inner_lips
 from ..part_crop import PARTS, PartCropConfig, part_matrix
+from ..visibility import VISIBLE
 from . import BackendError
 from .onnx_session import open_local_stage
 
 INNER_MOUTH = [82, 83, 84, 85]
 INNER_LIPS = set(range(60, 68))
-SEEN_VISIBILITY = 0.5     # a part whose median point visibility is below this is covered
 FRONTAL_EYE_RATIO = 0.6   # narrower over wider eye (corner distances): below it the face is too turned
 EYE_CORNERS = ((36, 39), (42, 45))
 
@@ -63,7 +63,7 @@ class PartStage:
         """`points` with the part's points placed again, where the part is seen."""
         order = list(self.spec.order)
         right, left = points[self.spec.anchors[0]], points[self.spec.anchors[1]]
-        if (np.median(visibility[order]) < SEEN_VISIBILITY or np.hypot(*(left - right)) < self.min_anchor_px
+        if (np.median(visibility[order]) < VISIBLE or np.hypot(*(left - right)) < self.min_anchor_px
                 or not frontal_enough(points)):
             return points
         matrix = part_matrix(right, left, self.crop)

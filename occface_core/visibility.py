@@ -1,7 +1,8 @@
 """What a landmark's visibility means, defined once: one named threshold per meaning.
 
 A visibility is the model's probability that a point is seen (not covered by a hand, hair, glasses or
-the head itself). Every package above `occface_core` reads these names instead of writing the numbers:
+the head itself). Every package, the model's own stages included, reads these names instead of writing
+the numbers:
 
 - `VISIBLE`: a point at or above it is *seen*. The overlay draws it yellow (below: blue), the smoother
   takes it as a measurement of the face and predicts the others with the head's motion, and a face
@@ -14,9 +15,8 @@ the head itself). Every package above `occface_core` reads these names instead o
   the pose.
 - `NOISE_VISIBILITY_FLOOR`: not a cut-off but a floor: the smoother divides a point's measurement noise
   by its visibility squared, and a visibility of zero would make that noise infinite.
-
-The OccFace model's own stages (occface_core, the layer below) judge an eye or mouth "seen" at 0.5,
-the same meaning as `VISIBLE`.
+- The model's local stages (the eye, mouth and nose stages in `occface_core.backends`) look again at a
+  part only where it is seen: the median visibility of its points at or above `VISIBLE`.
 """
 from __future__ import annotations
 
