@@ -34,7 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live.session import SessionConfig, build_session
+from live.session import SessionConfig, run_session
 from benchmarks.collect import CollectorStats
 from benchmarks.faces import face_frame, read_records, with_sensor_noise, write_json
 from occface_core.crop import apply_affine
@@ -106,14 +106,8 @@ class FrameCollector:
 
 
 def run_clip(clip: Clip, model: str) -> FrameCollector:
-    session = build_session(SessionConfig(source=clip.path, model=model))
     collector = FrameCollector(CALIBRATION_FRAMES + MEASURED_FRAMES)
-    session.pipeline.add_sink(collector)
-    try:
-        session.capture.start()
-        session.pipeline.run(session.capture)
-    finally:
-        session.close()
+    run_session(SessionConfig(source=clip.path, model=model), (collector,))
     return collector
 
 

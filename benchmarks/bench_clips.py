@@ -33,7 +33,7 @@ import numpy as np
 
 from benchmarks.collect import CollectorStats
 from benchmarks.faces import write_json
-from live.session import SessionConfig, build_session
+from live.session import SessionConfig, run_session
 from occface_core.errors import UserError
 from retarget.arkit import ARKIT_NAMES
 
@@ -69,15 +69,9 @@ class ShapeCollector:
 
 
 def run_clip(path: Path, model: str) -> tuple[ShapeCollector, int]:
-    session = build_session(SessionConfig(source=path, model=model))
     collector = ShapeCollector()
-    session.pipeline.add_sink(collector)
-    try:
-        session.capture.start()
-        session.pipeline.run(session.capture)
-    finally:
-        session.close()
-    return collector, session.pipeline.frames_processed
+    summary = run_session(SessionConfig(source=path, model=model), (collector,))
+    return collector, summary.frames_processed
 
 
 def events(frames: list[int]) -> list[list[int]]:

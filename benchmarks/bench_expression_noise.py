@@ -20,7 +20,7 @@ import numpy as np
 
 from retarget.arkit import ARKIT_NAMES
 from tracking.demo_clip import DEFAULT_CLIP
-from live.session import SessionConfig, build_session
+from live.session import SessionConfig, run_session
 from benchmarks.collect import CollectorStats
 from occface_core.errors import UserError
 
@@ -56,15 +56,8 @@ def expression_noise(shapes: np.ndarray, top: int = 5) -> dict:
 
 
 def run(video: Path, model: str, weights: Path | None = None) -> dict:
-    config = SessionConfig(source=video, model=model, weights=weights)
-    session = build_session(config)
     collector = ShapeCollector()
-    session.pipeline.sinks.append(collector)
-    try:
-        session.capture.start()
-        session.pipeline.run(session.capture)
-    finally:
-        session.close()
+    run_session(SessionConfig(source=video, model=model, weights=weights), (collector,))
     return expression_noise(np.array(collector.rows).reshape(-1, len(ARKIT_NAMES)))
 
 

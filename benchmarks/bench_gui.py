@@ -4,7 +4,7 @@
     python benchmarks/bench_gui.py --model mediapipe --rounds 6 --frames 300
     xvfb-run -s "-screen 0 1280x800x24" python benchmarks/bench_gui.py --platform xcb   # real X11 drawing
 
-Headless: `build_session` + `Pipeline.run` exactly as `main.py --headless` does. GUI: the desktop window
+Headless: `build_session` + `Session.run` exactly as `main.py --headless` does. GUI: the desktop window
 (1280×720, default overlays, newest result drawn at up to 30 Hz) run by Qt's own event loop, with file
 playback unpaced, so both process the clip as fast as they can. Rounds alternate the order
 (headless first, then GUI first) so a change in background load hits both alike; the figure is the
@@ -19,7 +19,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,8 +34,7 @@ def run_headless(config) -> dict:
     session = build_session(config)
     try:
         cpu = time.process_time()
-        session.capture.start()
-        summary = session.pipeline.run(session.capture, threading.Event())
+        summary = session.run()
         cpu = time.process_time() - cpu
     finally:
         session.close()

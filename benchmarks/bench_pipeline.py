@@ -46,8 +46,7 @@ def bench(video: Path, model: str, osc: bool, max_frames: int | None, smoothing:
                            retarget=retarget, realtime=realtime, eye_stage=eye_stage)
     session = build_session(config)
     try:
-        session.capture.start()
-        summary = session.pipeline.run(session.capture)
+        summary = session.run()
     finally:
         session.close()
         if receiver is not None:

@@ -68,6 +68,18 @@ class Session:
         self.pipeline.detector.close()
 
 
+def run_session(config: SessionConfig, sinks: tuple = ()) -> RunSummary:
+    """Build a session, run it headless to the end with these extra sinks (a benchmark's collectors),
+    and close it whatever happens."""
+    session = build_session(config)
+    for sink in sinks:
+        session.pipeline.add_sink(sink)
+    try:
+        return session.run()
+    finally:
+        session.close()
+
+
 def smoother_settings(config: SessionConfig) -> tuple[SmootherOptions, bool]:
     """The smoother's options at the config's strength, and whether smoothing is on at all."""
     return SmootherOptions().with_strength(config.smoothing_strength), config.smoothing and config.smoothing_strength > 0

@@ -26,7 +26,7 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -37,12 +37,12 @@ import torch.nn.functional as F
 from ..eye_crop import EYE_ORDER, INNER, LID_PAIRS, OUTER, SIDES, EyeCropConfig, apply_affine, cut_eye, eye_matrix, \
     lid_opening, to_network_input
 from ..layout import IBUG68, eye_aspect_ratio
-from .cli import run_training
-from .dataset import Labels, build_labels, photometric
+from .cli import run_training, training_parser
+from .dataset import Labels, build_labels
 from .eye_model import EyeNet, load_eye_model, save_eye_model
 from .iris_encoder import pretrained_iris
 from .local_model import export_local_onnx
-from .local_train import LoopConfig, fit, init_from
+from .local_train import CropDegradation, LoopConfig, fit, init_from
 from .metrics import roc_auc
 
 log = logging.getLogger("occface.eye_train")
@@ -61,11 +61,8 @@ class EyeTrainConfig:
                                     # detector boxes: median 0.13, p90 0.27), most of it shared by both corners
     shut_weight: float = 6.0
     gap_weight: float = 2.0
-    lowres: float = 0.3
-    blur: float = 0.2
-    colour: float = 0.8
-    grey: float = 0.1
-    noise_max: float = 4.0
+    degrade: CropDegradation = field(      # a 32-px crop is shrunk less and blurred only by 3 px
+        default_factory=lambda: CropDegradation(lowres_range=(0.35, 0.8), blur_kernels=(3,)))
     seed: int = 0
     trunk_blocks: int = 10          # of the iris trunk's ten (five: a third less time for the stage)
 
@@ -128,19 +125,12 @@ class EyeSampler:
             m = eye_matrix(inner, outer, self.crop, bool(self.eyes.mirror[r]))
             crop = cut_eye(self.images[self.eyes.image[r]], m, self.crop)
             if augment:
-                crop = self._photometric(crop, rng)
+                crop = self.cfg.degrade.apply(crop, rng)
             crops.append(crop)
             targets.append(apply_affine(m, pts))
         return {"image": torch.from_numpy(to_network_input(crops)),
                 "points": torch.from_numpy(np.stack(targets).astype(np.float32)),
                 "weights": torch.from_numpy(self.eyes.weights[rows])}
-
-    def _photometric(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The face crops' degradations (a 32-px crop is shrunk less), then sensor noise of a random level."""
-        c = self.cfg
-        out = photometric(crop, rng, c.lowres, c.colour, c.blur, c.grey, lowres_range=(0.35, 0.8), blur_kernels=(3,))
-        noisy = out.astype(np.float32) + rng.normal(0, rng.uniform(0, c.noise_max), out.shape)
-        return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
 def eye_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, size: int, gap_weight: float) -> torch.Tensor:
@@ -215,7 +205,7 @@ def train(args: argparse.Namespace) -> int:
 
     net = EyeNet(crop, cfg.trunk_blocks)
     provenance = init_from(net, args.init, pretrained_iris)
-    meta = {"command": args.command, "iris": provenance, "train": cfg.__dict__}
+    meta = {"command": args.command, "iris": provenance, "train": asdict(cfg)}
 
     def eye_score(val: dict) -> float:
         shut_error = abs(val["opening_shut"] - val["label_opening_shut"])    # nan where val has no shut eye
@@ -239,24 +229,15 @@ def train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m occface_core.training.eye_train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, type=Path, help="annotations.jsonl (train and val splits)")
+    p = training_parser("occface_core.training.eye_train", __doc__,
+                        out_help="run folder: labels cache, checkpoints, weights", epochs=200, max_minutes=30.0,
+                        batch_size=128, lr=1e-3, resume_help="continue from OUT/last.pt",
+                        init_help="fine-tune: start from these eye weights (.pt)")
     p.add_argument("--teacher", type=Path, default=None, help="MediaPipe teacher cache .npz (lid mid-points)")
-    p.add_argument("--out", required=True, type=Path, help="run folder: labels cache, checkpoints, weights")
-    p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--max-minutes", type=float, default=30.0, help="stop after this much training (0: no limit)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--input-size", type=int, default=32, help="eye crop side in pixels (a multiple of 8)")
     p.add_argument("--crop-scale", type=float, default=1.8, help="eye crop side over the corner distance")
     p.add_argument("--corner-jitter", type=float, default=0.12, help="std of a corner's error, share of eye width")
     p.add_argument("--shut-weight", type=float, default=6.0, help="how much more often a near-shut eye is drawn")
-    p.add_argument("--limit", type=int, default=0, help="use only the first N training faces")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.add_argument("--init", type=Path, default=None, help="fine-tune: start from these eye weights (.pt)")
     p.add_argument("--trunk-blocks", type=int, default=10, choices=range(1, 11), metavar="1..10",
                    help="iris trunk blocks to keep (fewer: faster, with --init the first ones are taken)")
     return p

@@ -17,9 +17,29 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .dataset import photometric
 from .local_model import LocalNet, load_matching
 
 log = logging.getLogger("occface.local_train")
+
+
+@dataclass
+class CropDegradation:
+    """What a camera does to a local stage's crop: the face crops' degradations (`dataset.photometric`,
+    each with its probability), then sensor noise of a random level up to `noise_max` grey levels."""
+    lowres: float = 0.3
+    blur: float = 0.2
+    colour: float = 0.8
+    grey: float = 0.1
+    noise_max: float = 4.0
+    lowres_range: tuple[float, float] = (0.3, 0.8)
+    blur_kernels: tuple[int, ...] = (3, 5)
+
+    def apply(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        out = photometric(crop, rng, self.lowres, self.colour, self.blur, self.grey, self.lowres_range,
+                          self.blur_kernels)
+        noisy = out.astype(np.float32) + rng.normal(0, rng.uniform(0, self.noise_max), out.shape)
+        return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
 @dataclass

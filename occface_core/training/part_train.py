@@ -28,7 +28,7 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,12 +39,12 @@ from ..crop import apply_affine
 from ..eye_crop import cut_eye as cut_crop, to_network_input
 from ..layout import interocular
 from ..part_crop import PARTS, PartCropConfig, PartSpec, anchor_distance, opening, part_matrix
-from .cli import run_training
-from .dataset import photometric, read_records
+from .cli import run_training, training_parser
+from .dataset import read_records
 from .eye_train import load_images
 from .iris_encoder import pretrained_iris
 from .local_model import export_local_onnx
-from .local_train import LoopConfig, fit, init_from
+from .local_train import CropDegradation, LoopConfig, fit, init_from
 from .part_model import PartNet, load_part_model, save_part_model
 
 log = logging.getLogger("occface.part_train")
@@ -76,11 +76,7 @@ class PartTrainConfig:
     open_weight: float = 2.0
     lp_weight: float = 0.5
     gap_weight: float = 2.0
-    lowres: float = 0.3
-    blur: float = 0.2
-    colour: float = 0.8
-    grey: float = 0.1
-    noise_max: float = 4.0
+    degrade: CropDegradation = field(default_factory=CropDegradation)
     seed: int = 0
     trunk_blocks: int = 10
 
@@ -135,7 +131,7 @@ class PartSampler:
             m = part_matrix(anchors[0], anchors[1], self.crop, mirror)
             crop = cut_crop(self.images[self.parts.image[r]], m, self.crop)
             if augment:
-                crop = self._photometric(crop, rng)
+                crop = self.cfg.degrade.apply(crop, rng)
             crops.append(crop)
             scales.append(np.hypot(*m[:, 0]))         # crop pixels per source pixel
             target = apply_affine(m, self.parts.points[r])
@@ -143,12 +139,6 @@ class PartSampler:
         return {"image": torch.from_numpy(to_network_input(crops)),
                 "points": torch.from_numpy(np.stack(targets).astype(np.float32)),
                 "scale": np.array(scales)}
-
-    def _photometric(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        c = self.cfg
-        out = photometric(crop, rng, c.lowres, c.colour, c.blur, c.grey, lowres_range=(0.3, 0.8))
-        noisy = out.astype(np.float32) + rng.normal(0, rng.uniform(0, c.noise_max), out.shape)
-        return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
 def part_loss(spec: PartSpec, pred: torch.Tensor, target: torch.Tensor, size: int, gap_weight: float) -> torch.Tensor:
@@ -246,21 +236,12 @@ def train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m occface_core.training.part_train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, type=Path, help="annotations.jsonl (train and val splits)")
-    p.add_argument("--out", required=True, type=Path, help="run folder: one sub-folder per part")
+    p = training_parser("occface_core.training.part_train", __doc__, out_help="run folder: one sub-folder per part",
+                        epochs=200, max_minutes=35.0, batch_size=64, lr=1e-3,
+                        resume_help="continue each part from OUT/<part>/last.pt",
+                        init_help="fine-tune: start from these part weights (.pt)")
     p.add_argument("--part", action="append", choices=tuple(PARTS), required=True,
                    help="part to train, repeatable (trained one after another)")
-    p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--max-minutes", type=float, default=35.0, help="training minutes per part (0: no limit)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--limit", type=int, default=0, help="use only the first N training faces")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue each part from OUT/<part>/last.pt")
-    p.add_argument("--init", type=Path, default=None, help="fine-tune: start from these part weights (.pt)")
     p.add_argument("--input-size", type=int, default=0,
                    help="crop side in pixels, a multiple of 8 (default: the part's, 48)")
     p.add_argument("--trunk-blocks", type=int, default=10, choices=range(1, 11), metavar="1..10",

@@ -46,7 +46,7 @@ from .. import codec
 from ..encoder import pretrained_encoder
 from ..layout import IBUG68, eye_aspect_ratio
 from ..model import ModelConfig, OccFaceNet, count_flops, count_parameters, load_model
-from .cli import run_training
+from .cli import run_training, training_parser
 from .dataset import AugmentConfig, FaceDataset, LabelConfig, Labels, build_labels
 from .losses import LossWeights, compute_losses, consistency_loss
 from .metrics import failure_rate, nme_per_image
@@ -354,17 +354,14 @@ def train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m occface_core.training.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, type=Path, help="annotations.jsonl (train and val splits)")
+    p = training_parser("occface_core.training.train", __doc__,
+                        out_help="run folder: labels cache, checkpoints, weights", epochs=20, max_minutes=0.0,
+                        batch_size=32, lr=2e-3, resume_help="continue from OUT/last.pt",
+                        init_help="fine-tune: start from these weights (e.g. runs/occface/occface.pt) with a fresh "
+                                  "schedule")
     p.add_argument("--teacher", type=Path, default=None, help="MediaPipe teacher cache .npz (occface_core.training.teacher)")
     p.add_argument("--occluders", type=Path, default=None, help="shared occluders folder (masks.cfg, textures/)")
-    p.add_argument("--out", required=True, type=Path, help="run folder: labels cache, checkpoints, weights")
-    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--warmup-epochs", type=int, default=4, help="localisation-only epochs before the visibility head")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this much training (0: no limit)")
     p.add_argument("--channels", type=int, default=64, help="width of the fused stride-4 features")
     p.add_argument("--upsample", choices=("nearest", "bilinear"), default=None,
                    help="top-down upsampling (default: nearest, or the --init weights' own)")
@@ -373,15 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-encoder", action="store_true",
                    help="ablation: start the face-mesh body from random weights instead of the wheel's")
     p.add_argument("--no-occlusion", action="store_true", help="ablation: no synthetic occluders")
-    p.add_argument("--limit", type=int, default=0, help="use only the first N training crops")
     p.add_argument("--val-limit", type=int, default=0, help="validate on N evenly spaced val crops")
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cpu", action="store_true", help="ignore a GPU")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.add_argument("--init", type=Path, default=None,
-                   help="fine-tune: start from these weights (e.g. runs/occface/occface.pt) with a fresh schedule")
     return p
 
 
