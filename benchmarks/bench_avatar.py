@@ -13,7 +13,8 @@ neutral calibration over the first 3 s), and the last 3 s are measured against t
 - jitter: per-point std of (landmark - truth) over time, mean over the 68 iBUG points, / inter-ocular,
   for the raw model output and for the smoothed points;
 - NME68 of the raw and of the smoothed points;
-- twitch: share of frames where some blendshape is more than 0.1 off its median over those frames;
+- twitch: share of frames where some blendshape is more than 0.1 off its median over those frames (the
+  five shapes most often off are printed beneath);
 - phantom: share of frames where some blendshape exceeds 0.5 (the face makes none: it was calibrated
   on itself).
 
@@ -124,7 +125,9 @@ def clip_figures(clip: Clip, got: FrameCollector) -> dict:
     shapes = shapes[~np.isnan(shapes).any(axis=1)]
     out["face_frames"] = int(len(shapes))
     if len(shapes):
-        out["twitch"] = float((np.abs(shapes - np.median(shapes, axis=0)).max(axis=1) > 0.1).mean())
+        off = np.abs(shapes - np.median(shapes, axis=0)) > 0.1
+        out["twitch"] = float(off.any(axis=1).mean())
+        out["twitch_by_shape"] = dict(zip(ARKIT_NAMES, off.mean(axis=0).tolist()))
         out["phantom"] = float((shapes.max(axis=1) > 0.5).mean())
         out["top_shapes"] = {ARKIT_NAMES[i]: round(float(shapes[:, i].mean()), 3)
                              for i in np.argsort(-shapes.mean(axis=0))[:3]}
@@ -133,8 +136,11 @@ def clip_figures(clip: Clip, got: FrameCollector) -> dict:
 
 def summarise(per_clip: list[dict]) -> dict:
     keys = ("jitter_raw", "jitter_smoothed", "nme_raw", "nme_smoothed", "twitch", "phantom")
+    by_shape = {n: float(np.mean([c["twitch_by_shape"][n] for c in per_clip if "twitch_by_shape" in c] or [0.0]))
+                for n in ARKIT_NAMES}
     return {k: float(np.nanmean([c.get(k, np.nan) for c in per_clip])) for k in keys} | {
-        "clips": len(per_clip), "frames_without_face": int(sum(MEASURED_FRAMES - c["face_frames"] for c in per_clip))}
+        "clips": len(per_clip), "frames_without_face": int(sum(MEASURED_FRAMES - c["face_frames"] for c in per_clip)),
+        "twitch_by_shape": {n: v for n, v in sorted(by_shape.items(), key=lambda kv: -kv[1]) if v > 0}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{100 * r['nme_raw']:.2f} % smoothed {100 * r['nme_smoothed']:.2f} % "
                       f"(x{r['nme_smoothed'] / r['nme_raw']:.3f}); shapes twitch on {100 * r['twitch']:.1f} % of "
                       f"frames, phantom > 0.5 on {100 * r['phantom']:.1f} %; no face on {r['frames_without_face']} frames")
+                worst = list(r["twitch_by_shape"].items())[:5]
+                if worst:
+                    print(f"{'':<17} most often off: " + ", ".join(f"{n} {100 * v:.1f} %" for n, v in worst))
     write_json(args.out, results)
     return 0
 

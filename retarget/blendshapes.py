@@ -55,6 +55,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .arkit import neutral_blendshapes
+from .blink import EyeReading
 from .face_model import FaceModel
 from .head_pose import PoseFit
 
@@ -108,11 +109,14 @@ class BlendshapeMeasure:
     """
 
     def __call__(self, q: np.ndarray, neutral: np.ndarray, yaw_deg: float = 0.0,
-                 dead_zones: Mapping[str, float] | None = None, raw: bool = False) -> dict[str, float]:
-        """`dead_zones`: per-shape cut (DEAD_ZONE where absent); `raw`: no cut at all (to measure noise)."""
+                 dead_zones: Mapping[str, float] | None = None, raw: bool = False,
+                 eyes: Mapping[str, EyeReading] | None = None) -> dict[str, float]:
+        """`dead_zones`: per-shape cut (DEAD_ZONE where absent); `raw`: no cut at all (to measure noise);
+        `eyes`: each eye's blink and openness from `blink.BlinkEstimator` (what the app uses), instead of
+        the lid opening against the neutral's."""
         g = _Geometry.of(q, neutral)
         out = neutral_blendshapes()
-        _eyes(g, out)
+        _eyes(g, out, eyes)
         _brows(g, out)
         mouth = _jaw(g, out)
         _mouth(g, mouth, out)
@@ -161,7 +165,7 @@ class _JawState:
     lips_apart: float
 
 
-def _eyes(g: _Geometry, out: dict[str, float]) -> None:
+def _eyes(g: _Geometry, out: dict[str, float], eyes: Mapping[str, EyeReading] | None) -> None:
     """Blink, wide and squint from the lid opening; gaze from the iris against the eye corners."""
     qx, qy, nx, ny = g.qx, g.qy, g.nx, g.ny
     for side, e in EYES.items():
@@ -170,8 +174,12 @@ def _eyes(g: _Geometry, out: dict[str, float]) -> None:
         width_n = abs(nx[outer] - nx[inner]) or 1e-6
         o_now = sum(qy[lo] - qy[up] for up, lo in pairs) / len(pairs) / width
         o_neu = sum(ny[lo] - ny[up] for up, lo in pairs) / len(pairs) / width_n
-        ratio = o_now / o_neu if o_neu > 1e-6 else 1.0
-        out[f"eyeBlink{side}"] = _clip((0.75 - ratio) / (0.75 - 0.20))
+        if eyes is not None:
+            ratio, blink = eyes[side].openness, eyes[side].blink
+        else:
+            ratio = o_now / o_neu if o_neu > 1e-6 else 1.0
+            blink = _clip((0.75 - ratio) / (0.75 - 0.20))
+        out[f"eyeBlink{side}"] = blink
         out[f"eyeWide{side}"] = _clip((ratio - 1.15) / 0.35)
 
         rise_q = ((qy[outer] + qy[inner]) / 2 - _mean(qy, lower)) / width

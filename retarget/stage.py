@@ -32,6 +32,7 @@ from tracking.types import FaceResult, HeadPose, Timing
 
 from .arkit import ARKIT_NAMES, mirror_name
 from .blendshapes import BlendshapeMeasure, head_frame_points, noise_dead_zones
+from .blink import BlinkEstimator
 from .calibration import CalibrationError, NeutralCollector, NeutralFace, RangeCollector
 from .expression_hold import OUTLINE_REGIONS, ExpressionHold, HoldOptions
 from .face_model import FaceModel, load_face_model
@@ -88,6 +89,7 @@ class RetargetStage:
         self._pose = HeadPoseEstimator(self.model, PoseOptions(focal_length_px=self.options.focal_length_px,
                                                                hfov_deg=self.options.hfov_deg))
         self._measure = BlendshapeMeasure()
+        self._blink = BlinkEstimator()
         self._hold = ExpressionHold(self.options.hold)
         self._neutral: NeutralFace | None = None
         # While the automatic calibration collects, the median of what it has so far stands in for the
@@ -196,11 +198,12 @@ class RetargetStage:
         return float(timestamp - last)
 
     def _process_face(self, result: FaceResult, dt: float) -> tuple[HeadPose | None, dict[str, float]]:
-        points = np.asarray(result.points, dtype=np.float64).reshape(NUM_POINTS, 2)
+        points = self._unmirrored(result.points, result.frame_size)
+        # The lids from the model's own output: a blink is faster than the smoother (see blink.py).
+        lids = self._unmirrored(result.points if result.raw_points is None else result.raw_points, result.frame_size)
         vis = (np.ones(NUM_POINTS) if result.visibility is None
                else np.asarray(result.visibility, dtype=np.float64).reshape(NUM_POINTS))
-        if self.options.mirror:  # un-mirror: flip x and swap left/right partners
-            points = points[MIRROR] * np.array([-1.0, 1.0]) + np.array([float(result.frame_size[0]), 0.0])
+        if self.options.mirror:
             vis = vis[MIRROR]
         fit = self._pose.estimate(points, vis, result.frame_size)
         if fit is None:  # too few reliable points: treat the expression as occluded
@@ -218,7 +221,8 @@ class RetargetStage:
         else:
             neutral_points = self.model.points
         dead_zones = self._neutral.dead_zones if self._neutral is not None else None
-        raw = self._measure(head_points, neutral_points, yaw_deg=yaw, dead_zones=dead_zones)
+        eyes = self._blink.update(head_frame_points(lids, fit, self.model), yaw, neutral_points)
+        raw = self._measure(head_points, neutral_points, yaw_deg=yaw, dead_zones=dead_zones, eyes=eyes)
         occluded = self._hold.occluded_regions(self._hold.region_visibility(vis))
         measured = self._hold_gaze_while_closed(self._in_range(raw, dt, occluded))
         measured, occluded = self._eyes_follow(measured, occluded, yaw)
@@ -229,6 +233,13 @@ class RetargetStage:
             self._collect_calibration(head_points, fit.rotation, translation_m, dt, pitch, yaw, occluded)
         pose = self._head_pose(fit.rotation, translation_m, (pitch, yaw, roll), fit.rms_px, fit.points_used)
         return pose, shapes
+
+    def _unmirrored(self, points, frame_size: tuple[int, int]) -> np.ndarray:
+        """(100, 2) float points; with the mirror option flipped in x, left and right partners swapped."""
+        points = np.asarray(points, dtype=np.float64).reshape(NUM_POINTS, 2)
+        if self.options.mirror:
+            points = points[MIRROR] * np.array([-1.0, 1.0]) + np.array([float(frame_size[0]), 0.0])
+        return points
 
     def _in_range(self, measured: dict[str, float], dt: float, occluded: set[str]) -> dict[str, float]:
         """Scale each shape to the user's calibrated range; feed a running range calibration first, with

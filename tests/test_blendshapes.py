@@ -53,8 +53,10 @@ def test_eyes_closed_blink_open_do_not(model):
     assert closed["eyeBlinkLeft"] > 0.9 and closed["eyeBlinkRight"] > 0.9
     opened = shapes_for(stage, model.points, frame_index=1)
     assert opened["eyeBlinkLeft"] < 0.1 and opened["eyeBlinkRight"] < 0.1
-    half = shapes_for(stage, close_eyes(model.points, 0.5), frame_index=2)
-    assert 0.2 < half["eyeBlinkLeft"] < 0.8
+    # A third of the way shut reads partly; halfway already reads shut: on real video a model's lids
+    # rarely meet (the labelled clips' shut frames: 0.35-0.6 of the open opening, retarget/blink.py).
+    third = shapes_for(stage, close_eyes(model.points, 0.3), frame_index=2)
+    assert 0.2 < third["eyeBlinkLeft"] < 0.8
 
 
 def test_one_eye_wink_is_the_subjects_own_side(model):
