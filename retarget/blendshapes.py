@@ -63,6 +63,13 @@ UNMEASURED = ("jawForward", "mouthDimpleLeft", "mouthDimpleRight", "tongueOut")
 DEAD_ZONE = 0.1
 MAX_DEAD_ZONE = 0.5       # a noisier shape than this is better shown noisy than not at all
 NOISE_PERCENTILE = 90.0   # of a shape's raw values over the neutral frames (a blink or a word may be among them)
+# Full scale of the shapes a face rarely makes but landmark noise, speech and head motion imitate, in
+# eye-corner distances (D, about 9 cm): at 0.06 / 0.04 / 0.05 a tenth of a shape was half a pixel of a
+# 100-px face, and on the shared talking clips these shapes passed 0.5 on 20 % of frames.
+JAW_SIDEWAYS_FULL = 0.12     # about 1 cm of chin shift
+MOUTH_SIDEWAYS_FULL = 0.10
+NOSE_SNEER_FULL = 0.07       # about 6 mm of nose-wing rise
+BROW_DOWN_FULL = 0.07
 NO_DEAD_ZONE = ("eyeBlinkLeft", "eyeBlinkRight", "jawOpen", "mouthClose")  # these have their own thresholds
 
 # Per eye: corners (outer, inner), upper/lower lid pairs, lower lid points, pupil. Subject's own sides.
@@ -210,8 +217,8 @@ def _brows(g: _Geometry, out: dict[str, float]) -> None:
     out["browInnerUp"] = _clip((brow_rise((21,), r_corners) + brow_rise((22,), l_corners)) / 2 / 0.08)
     out["browOuterUpRight"] = _clip(brow_rise((17, 18), r_corners) / 0.08)
     out["browOuterUpLeft"] = _clip(brow_rise((25, 26), l_corners) / 0.08)
-    out["browDownRight"] = _clip(-brow_rise(range(17, 22), r_corners) / 0.05)
-    out["browDownLeft"] = _clip(-brow_rise(range(22, 27), l_corners) / 0.05)
+    out["browDownRight"] = _clip(-brow_rise(range(17, 22), r_corners) / BROW_DOWN_FULL)
+    out["browDownLeft"] = _clip(-brow_rise(range(22, 27), l_corners) / BROW_DOWN_FULL)
 
 
 def _jaw(g: _Geometry, out: dict[str, float]) -> _JawState:
@@ -227,14 +234,15 @@ def _jaw(g: _Geometry, out: dict[str, float]) -> _JawState:
 
     bridge = range(27, 31)
     nose_x_q, nose_x_n = _mean(qx, bridge), _mean(nx, bridge)
-    jaw_shift = ((qx[8] - nose_x_q) - (nx[8] - nose_x_n)) / d
-    out["jawLeft"] = _clip(jaw_shift / 0.06)
-    out["jawRight"] = _clip(-jaw_shift / 0.06)
+    chin = (7, 8, 9)
+    jaw_shift = ((_mean(qx, chin) - nose_x_q) - (_mean(nx, chin) - nose_x_n)) / d
+    out["jawLeft"] = _clip(jaw_shift / JAW_SIDEWAYS_FULL)
+    out["jawRight"] = _clip(-jaw_shift / JAW_SIDEWAYS_FULL)
     mouth_idx = (48, 54, 51, 57)
     mouth_shift = ((_mean(qx, mouth_idx) - nose_x_q) - (_mean(nx, mouth_idx) - nose_x_n)) / d
     mouth_shift -= 0.5 * jaw_shift
-    out["mouthLeft"] = _clip(mouth_shift / 0.06)
-    out["mouthRight"] = _clip(-mouth_shift / 0.06)
+    out["mouthLeft"] = _clip(mouth_shift / MOUTH_SIDEWAYS_FULL)
+    out["mouthRight"] = _clip(-mouth_shift / MOUTH_SIDEWAYS_FULL)
     return _JawState(chin_drop=chin_drop, lip_gap=lip_gap, lips_apart=_clip(lip_gap / 0.15))
 
 
@@ -285,8 +293,9 @@ def _nose_and_cheeks(g: _Geometry, jaw: _JawState, yaw_deg: float, out: dict[str
     def wing_rise(idx) -> float:
         return -((_mean(qy, idx) - bridge_q) - (_mean(ny, idx) - bridge_n)) / d
 
-    out["noseSneerLeft"] = _clip(wing_rise((34, 35)) / 0.04)
-    out["noseSneerRight"] = _clip(wing_rise((31, 32)) / 0.04)
+    speech = jaw.lips_apart   # talking moves the upper lip and, in every model, the nose wings with it
+    out["noseSneerLeft"] = _clip(wing_rise((34, 35)) / NOSE_SNEER_FULL) * (1.0 - speech)
+    out["noseSneerRight"] = _clip(wing_rise((31, 32)) / NOSE_SNEER_FULL) * (1.0 - speech)
     out["cheekSquintLeft"] = min(out["eyeSquintLeft"], out["mouthSmileLeft"])
     out["cheekSquintRight"] = min(out["eyeSquintRight"], out["mouthSmileRight"])
     if abs(yaw_deg) < 20.0:  # the jaw outline is a silhouette: it slides with larger turns

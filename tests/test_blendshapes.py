@@ -124,6 +124,28 @@ def test_brows_and_smile(model):
     assert shapes["mouthFrownLeft"] == 0.0 and shapes["jawOpen"] < 0.1
 
 
+def test_made_sideways_jaw_and_sneer_read_and_their_look_alikes_do_not(model):
+    """The shapes that noise, speech and head motion imitate: a made expression (a centimetre of chin
+    shift; nose wings raised 6 mm with the lips together) reads, 2 mm of chin or 1 mm of wing reads a tenth at
+    most, and the same
+    wing rise while talking (lips apart) is speech, not a sneer."""
+    def sideways(shift_cm):
+        p = np.array(model.points)
+        p[list(range(5, 12)) + [56, 57, 58, 65, 66, 67, 84, 85], 0] += shift_cm
+        return shapes_for(new_stage(model), p)
+    made, slight = sideways(1.1), sideways(0.2)
+    assert max(made["jawLeft"], made["jawRight"]) > 0.8 and min(made["jawLeft"], made["jawRight"]) == 0.0
+    assert max(slight["jawLeft"], slight["jawRight"]) <= 0.12
+
+    def sneer(rise_cm, talking=False):
+        p = np.array(model.points)
+        p[31:36, 1] -= rise_cm
+        return shapes_for(new_stage(model), open_jaw(p, 1.0) if talking else p)
+    assert sneer(0.6)["noseSneerLeft"] > 0.8 and sneer(0.6)["noseSneerRight"] > 0.8
+    assert sneer(0.1)["noseSneerLeft"] <= 0.1
+    assert sneer(0.6, talking=True)["noseSneerLeft"] < 0.3
+
+
 def test_occluded_mouth_holds_then_eases_to_neutral(model):
     stage = new_stage(model)
     open_face = open_jaw(model.points, 2.0)
