@@ -11,8 +11,10 @@ What this does instead, per eye:
   below keeps open-eye jitter out; the head frame keeps a nod or a turn from reading as lids moving);
 - its reference is a high percentile of the same eye's opening over the last few seconds: eyes are
   open most of the time, so a blink, a shut-eyed start or a slow drift of the model do not move it.
-  For the first `warmup_frames` the neutral face's opening (calibrated, or the reference head's) is a
-  floor under it, so a blink in the first second is seen too;
+  For the first `warmup_frames` the neutral face's opening is a floor under it (the calibrated one, or
+  the user's first frames while the automatic calibration runs: not the reference head's, or a
+  hooded-eyed face would read half shut from its first frame). A video that opens mid-blink shows
+  that first blink only if its neutral was open (on the shared clips: one of 17 blinks lost);
 - the blink is 0 at or above `open_at` of the reference and 1 at or below `shut_at`, linear between;
 - a turned face's far eye follows the near eye, the more the further the head is turned: its lids are
   a few pixels of shadow behind the nose. A frontal face's eyes stay independent, so a wink is a wink.
@@ -73,8 +75,8 @@ class BlinkEstimator:
 
     def update(self, head_points: np.ndarray, yaw_deg: float, neutral: np.ndarray) -> dict[str, EyeReading]:
         """`head_points`: this frame's unsmoothed landmarks in the head frame; `yaw_deg` > 0: turned
-        toward the subject's left (the left eye is then the far one); `neutral`: the neutral face's
-        points in the same frame (the warm-up's floor)."""
+        toward the subject's left (the left eye is then the far one); `neutral`: the neutral face in the
+        same frame (the warm-up's floor)."""
         o = self.options
         readings = {}
         prior = eye_openings(neutral)

@@ -24,8 +24,8 @@ def feed(estimator, points, frames, yaw=0.0, neutral=None):
 
 
 def test_a_neutral_taken_with_shut_eyes_does_not_hide_the_blinks_that_follow(model):
-    """An interview that opens with shut eyes: the neutral (and the first frames) are shut, yet once the
-    eyes have been open a few seconds, a blink reads shut and the open eyes read open."""
+    """An interview that opens with shut eyes: its automatic neutral is shut, yet once the eyes have
+    been open a while, the open eyes read open and the next blink shut."""
     shut = close_eyes(model.points)
     est = BlinkEstimator()
     feed(est, shut, 5, neutral=shut)
@@ -33,6 +33,12 @@ def test_a_neutral_taken_with_shut_eyes_does_not_hide_the_blinks_that_follow(mod
     assert opened["Left"].blink == 0.0 and opened["Right"].blink == 0.0
     blink = feed(est, close_eyes(model.points, 0.8), 3, neutral=shut)
     assert blink["Left"].blink == 1.0 and blink["Right"].blink == 1.0
+
+
+def test_a_blink_in_the_first_half_second_reads_against_an_open_neutral(model):
+    est = BlinkEstimator()
+    first = feed(est, close_eyes(model.points), 3, neutral=model.points)
+    assert first["Left"].blink == 1.0 and first["Right"].blink == 1.0
 
 
 def test_a_wink_closes_one_eye_only_on_a_frontal_face(model):
