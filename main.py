@@ -7,6 +7,7 @@ Examples:
   python main.py --camera 0 --headless --osc vmc://127.0.0.1:39540     # to VSeeFace (VMC performer port)
   python main.py --camera 0 --osc vrchat://127.0.0.1:9000 --osc raw://127.0.0.1:9100
   python main.py --camera 0 --smoothing 2                          # a stiller avatar, a little slower to follow
+  python main.py batch videos/ --out annotations/     # a corpus: one export per video (main.py batch --help)
 """
 from __future__ import annotations
 
@@ -156,6 +157,11 @@ def run_window(config: SessionConfig, osc_specs: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["batch"]:   # annotate a corpus: its own arguments, the same session per video (live/batch_cli.py)
+        from live.batch_cli import main as batch_main
+
+        return batch_main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     try:

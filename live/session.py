@@ -23,6 +23,7 @@ from tracking.summary import RunSummary
 
 from .annotate import OverlayOptions
 from .events import EventSink
+from .output_paths import check_writable
 from .outputs import Outputs
 
 
@@ -68,14 +69,14 @@ class Session:
         self.pipeline.detector.close()
 
 
-def run_session(config: SessionConfig, sinks: tuple = ()) -> RunSummary:
-    """Build a session, run it headless to the end with these extra sinks (a benchmark's collectors),
-    and close it whatever happens."""
+def run_session(config: SessionConfig, sinks: tuple = (), stop: threading.Event | None = None) -> RunSummary:
+    """Build a session, run it headless to the end (or until `stop` is set) with these extra sinks (a
+    benchmark's collectors, the batch's visibility meter), and close it whatever happens."""
     session = build_session(config)
     for sink in sinks:
         session.pipeline.add_sink(sink)
     try:
-        return session.run()
+        return session.run(stop)
     finally:
         session.close()
 
@@ -87,9 +88,12 @@ def smoother_settings(config: SessionConfig) -> tuple[SmootherOptions, bool]:
 
 def build_retarget_stage(config: SessionConfig) -> RetargetStage | None:
     """The per-user calibration file is loaded when it exists (a bad one raises CalibrationError),
-    otherwise written after calibrating."""
+    otherwise written after calibrating: then its folder is checked now (an OutputError), not when the
+    calibration made during the run is lost."""
     if not config.retarget:
         return None
+    if config.calibration is not None and not Path(config.calibration).exists():
+        check_writable(Path(config.calibration), "the calibration file")
     return RetargetStage(RetargetOptions(focal_length_px=config.focal_length_px, mirror=config.mirror,
                                          calibration_path=config.calibration))
 
