@@ -86,15 +86,15 @@ TABLE_COLUMNS = [f.name for f in fields(VideoResult)]
 def discover(inputs: list[Path], exclude: Path | None = None) -> list[tuple[str, Path, Path]]:
     """(as found, absolute path, name relative to its input folder) for every video the inputs name:
     video files, folders searched recursively by suffix, .txt lists (one path a line, relative ones
-    against the list's folder, # comments). Hidden files and anything under `exclude` (the output folder)
-    are left out; a video named twice counts once."""
+    against the list's folder, # comments). A folder's search leaves out hidden files and anything under
+    `exclude` (the output folder: its recordings are not inputs); a video named twice counts once."""
     found: list[tuple[str, Path, Path]] = []
     seen: set[Path] = set()
     skip = exclude.resolve() if exclude is not None else None
 
     def add(path: Path, folder: Path) -> None:
         source = path.resolve()
-        if source in seen or (skip is not None and source.is_relative_to(skip)):
+        if source in seen:
             return
         seen.add(source)
         base = folder.resolve()
@@ -102,8 +102,11 @@ def discover(inputs: list[Path], exclude: Path | None = None) -> list[tuple[str,
 
     for item in inputs:
         if item.is_dir():
+            if skip is not None and item.resolve().is_relative_to(skip):
+                raise BatchError(f"the input folder {item} is inside the output folder {exclude}; choose another --out")
             videos = [p for p in item.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
-                      and not any(part.startswith(".") for part in p.relative_to(item).parts)]
+                      and not any(part.startswith(".") for part in p.relative_to(item).parts)
+                      and not (skip is not None and p.resolve().is_relative_to(skip))]
             for path in sorted(videos):
                 add(path, item)
         elif not item.exists():
