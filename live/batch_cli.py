@@ -25,7 +25,7 @@ from occface_core.errors import UserError
 
 from .batch import EXPORT_FORMATS, BatchError, BatchOptions, Status, VideoJob, VideoResult, finished_row, plan, \
     read_table, write_table
-from .batch_run import import_ray, run_jobs
+from .batch_run import StopFlag, import_ray, run_jobs
 
 EXAMPLES = """examples:
   python main.py batch videos/ --out annotations/                  # every video under videos/, all cores
@@ -112,7 +112,7 @@ def run_corpus(jobs: list[VideoJob], options: BatchOptions, workers: int = 1, ra
 
 
 @contextmanager
-def _ctrl_c_sets(stop, report: BatchReport):
+def _ctrl_c_sets(stop: StopFlag, report: BatchReport):
     """The first Ctrl-C ends each running video after its current frame (its outputs are removed, no
     row is written); a second one stops at once. Only on the main thread (where signals arrive)."""
     if threading.current_thread() is not threading.main_thread():
@@ -145,7 +145,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the outputs and corpus.csv go")
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="jsonl", help="per-frame export format")
     parser.add_argument("--record", action="store_true", help="also write each annotated video (.mp4) beside it")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)), metavar="N",
                         help="videos annotated at once, one process each (default: the number of cores; with "
                              "--ray local: the local instance's CPUs)")
     parser.add_argument("--ray", metavar="ADDRESS",

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -27,6 +28,12 @@ from .session import SessionConfig, run_session
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 RAY_PIN = "ray==2.60.0"   # as in requirements-dev.txt
+
+
+class StopFlag(Protocol):
+    """Set to stop: a threading.Event, or a multiprocessing one shared with the worker processes."""
+
+    def is_set(self) -> bool: ...
 
 
 def single_threaded() -> None:
@@ -72,7 +79,7 @@ class _Discard(Exception):
     """The run did not finish: its outputs are removed instead of moved into place."""
 
 
-def annotate_video(job: VideoJob, options: BatchOptions, stop=None) -> VideoResult:
+def annotate_video(job: VideoJob, options: BatchOptions, stop: StopFlag | None = None) -> VideoResult:
     """One video, start to end, through the single-video command's session. Outputs are written under
     temporary names and moved into place only when complete; any error is the video's `failed` row."""
     single_threaded()
@@ -113,7 +120,7 @@ def _failed(job: VideoJob, error: str, start: float) -> VideoResult:
 
 
 def run_jobs(jobs: list[VideoJob], options: BatchOptions, workers: int, ray_address: str | None,
-             stop) -> Iterator[VideoResult]:
+             stop: StopFlag) -> Iterator[VideoResult]:
     """Each job's result as it finishes: in this process (one worker), in `workers` processes, or as Ray
     tasks. Once `stop` is set every running video ends after its current frame (INTERRUPTED)."""
     if ray_address is not None:
@@ -128,7 +135,7 @@ def run_jobs(jobs: list[VideoJob], options: BatchOptions, workers: int, ray_addr
 
 
 # --- worker processes on this machine -------------------------------------------------------------------
-def _worker(tasks, results, options: BatchOptions, stop) -> None:
+def _worker(tasks, results, options: BatchOptions, stop: StopFlag) -> None:
     single_threaded()
     pid = os.getpid()
     while not stop.is_set():
@@ -140,7 +147,8 @@ def _worker(tasks, results, options: BatchOptions, stop) -> None:
         results.put(("done", pid, index, annotate_video(job, options, stop)))
 
 
-def _pool_jobs(jobs: list[VideoJob], options: BatchOptions, workers: int, stop) -> Iterator[VideoResult]:
+def _pool_jobs(jobs: list[VideoJob], options: BatchOptions, workers: int,
+               stop: StopFlag) -> Iterator[VideoResult]:
     """A pool of spawned processes pulling jobs from a queue. A worker that dies (a crash in a decoder)
     fails only the video it was on, and a new worker takes its place."""
     ctx = multiprocessing.get_context("spawn")
@@ -228,7 +236,7 @@ def import_ray():
 
 
 def _ray_jobs(jobs: list[VideoJob], options: BatchOptions, address: str, workers: int,
-              stop) -> Iterator[VideoResult]:
+              stop: StopFlag) -> Iterator[VideoResult]:
     """`annotate_video` as Ray tasks of one CPU each: on a new local instance of `workers` CPUs
     (address "local") or on the cluster at `address` ("auto": the one this machine belongs to). The
     project must be at the same path on every node (it is put on their PYTHONPATH), and --out on
