@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..crop import crop_square
+from ..layout import NUM_POINTS
 from ..part_crop import PARTS
 from ..types import Box, LandmarkPrediction
 from . import BackendError
@@ -35,9 +36,28 @@ def _input_size(path: Path) -> int | None:
     return None
 
 
+def _shapes(args) -> str:
+    return ", ".join(f"{a.name} [{', '.join(str(d) for d in a.shape)}]" for a in args)
+
+
+def check_face_model(session, path: Path) -> None:
+    """A BackendError naming the file when the ONNX model is not the face model (the eye, mouth or nose
+    stage's file, say), which takes one image [1, 3, S, S] and gives 100 points, their visibility and
+    the face score: found at load, not as a traceback at the first frame."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    face_model = (len(inputs) == 1 and len(inputs[0].shape) == 4 and inputs[0].shape[1] == 3
+                  and len(outputs) == 3 and list(outputs[0].shape[-2:]) == [NUM_POINTS, 2]
+                  and outputs[1].shape[-1] == NUM_POINTS)
+    if not face_model:
+        raise BackendError(f"{path} holds another model ({_shapes(inputs)} -> {_shapes(outputs)}), not the OccFace "
+                           f"face model (image [1, 3, S, S] -> points [1, {NUM_POINTS}, 2], visibility "
+                           f"[1, {NUM_POINTS}], face_score [1])")
+
+
 class _OnnxRunner:
     def __init__(self, path: Path, threads: int):
         self.session = onnx_session(path, threads)
+        check_face_model(self.session, path)
         self.input_name = self.session.get_inputs()[0].name
         self.input_size = int(self.session.get_inputs()[0].shape[-1])
 
@@ -108,6 +128,8 @@ class OccFaceBackend:
                 self.runtime = "onnxruntime" if cand.suffix == ".onnx" else "torch"
                 self.weights = cand
                 break
+            except BackendError:   # the file loads but holds another model: its .pt beside it would too
+                raise
             except Exception as e:  # noqa: BLE001 - any load failure falls back, and is reported below
                 errors.append(f"{cand.name}: {type(e).__name__}: {e}")
                 if any(c.is_file() for c in candidates[candidates.index(cand) + 1:]):
