@@ -126,7 +126,7 @@ class ListCapture:
     def __init__(self, n: int):
         self._frames = list(frames(n))
         self.info = type("Info", (), {"description": "list"})()
-        self.frames_read, self.frames_dropped, self.read_error, self.read_warning = n, 0, None, None
+        self.frames_read, self.frames_dropped, self.frames_lost, self.read_error, self.read_warning = n, 0, 0, None, None
 
     def get(self, timeout=None):
         return self._frames.pop(0) if self._frames else None

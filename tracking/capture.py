@@ -2,7 +2,9 @@
 
 Live sources never queue up latency: the consumer always gets the newest frame, and frames it was too
 slow to take are dropped and counted. Files are read without dropping, so a recording keeps every
-frame; the reader simply waits for the consumer.
+frame; the reader simply waits for the consumer. A damaged stretch of a file is read past: its frames
+that cannot be decoded are skipped and counted as lost (`frames_lost`), and keep their place in the
+frame numbering.
 """
 from __future__ import annotations
 
@@ -26,6 +28,11 @@ from occface_core.native_logs import quiet_native_stderr
 from .types import Frame
 
 log = logging.getLogger(__name__)
+
+# OpenCV's FFmpeg reader gives up on one bad packet per failed read, and the next read goes on after it;
+# at the end of a file every read fails, in well under a microsecond. So this many failed reads in a row
+# is the end, and a damaged stretch shorter than that is read past.
+MAX_FAILED_READS_IN_A_ROW = 1000
 
 
 class SourceError(UserError):
@@ -62,6 +69,8 @@ def _open_capture(source: int | str | Path) -> tuple[cv2.VideoCapture, SourceInf
     else:
         path = Path(source)
         description = str(path)
+        if path.is_dir():
+            raise SourceError(f"{path} is a folder, not a video file")
         if not path.is_file():
             raise SourceError(f"video file not found: {path}")
         if path.stat().st_size == 0:
@@ -97,6 +106,12 @@ def ended_early_warning(info: SourceInfo, frames_available: int) -> str | None:
     return None
 
 
+def frames_lost_warning(info: SourceInfo, lost: int) -> str:
+    """One line for a damaged file whose undecodable frames were skipped."""
+    of = f" of {info.frame_count}" if info.frame_count is not None else ""
+    return f"{info.description}: {lost}{of} frames could not be decoded (the file is damaged) and were skipped"
+
+
 _END = object()  # sentinel put in the queue when the source is exhausted
 
 
@@ -128,6 +143,7 @@ class CaptureThread:
         self._pace_origin: tuple[float, int] | None = None  # (perf_counter, frame index) of realtime playback
         self.frames_read = 0
         self.frames_dropped = 0
+        self.frames_lost = 0   # a damaged file's frames that could not be decoded
         self.read_error: str | None = None
         self.read_warning: str | None = None   # a file that ended early: read on, but tell the user
 
@@ -187,6 +203,8 @@ class CaptureThread:
 
     def _run(self) -> None:
         start = time.perf_counter()
+        failed = 0   # failed reads of a file in a row, since its last frame (or the last seek)
+        failed_generation = 0
         try:
             while not self._stop.is_set():
                 if self._max_frames is not None and self.frames_read >= self._max_frames:
@@ -196,13 +214,20 @@ class CaptureThread:
                     index = self._next_index
                     generation = self._generation
                     self._next_index += 1
+                if generation != failed_generation:   # failures before a seek are not a gap after it
+                    failed, failed_generation = 0, generation
                 if not ok or image is None:
                     if self.info.live:
                         self.read_error = f"{self.info.description} stopped delivering frames"
                         log.warning(self.read_error)
-                    else:
-                        self.read_warning = ended_early_warning(self.info, index)
+                        break
+                    failed += 1
+                    if failed < MAX_FAILED_READS_IN_A_ROW:
+                        continue   # a bad packet: the next read goes on after it
+                    self._file_ended(frames_available=index + 1 - failed, seeked=generation > 0)
                     break
+                self.frames_lost += failed   # frames between two good ones that could not be decoded
+                failed = 0
                 if (self.realtime or self.paced) and not self.info.live:
                     self._pace(index)
                 now = time.perf_counter()
@@ -212,6 +237,18 @@ class CaptureThread:
                 self._hand_over((generation, frame))
         finally:
             self._put_end()
+
+    def _file_ended(self, frames_available: int, seeked: bool) -> None:
+        """The file gave its last frame at `frames_available` (lost frames included): warn of a damaged or
+        truncated file. Once frames were lost in the middle, the file is damaged and every frame short of
+        its header's count is counted lost (decoders also swallow frames that refer to a broken one)."""
+        expected = self.info.frame_count
+        if self.frames_lost and expected is not None and not seeked:
+            self.frames_lost = max(self.frames_lost, expected - self.frames_read)
+        if self.frames_lost:
+            self.read_warning = frames_lost_warning(self.info, self.frames_lost)
+        else:
+            self.read_warning = ended_early_warning(self.info, frames_available)
 
     def _pace(self, index: int) -> None:
         """Wait until frame `index` is due at the file's frame rate."""

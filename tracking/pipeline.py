@@ -278,6 +278,7 @@ class Pipeline:
         `run()` returns it at the end; the window's worker asks for it while running and after a fault."""
         summary = RunSummary(source=capture.info.description, model=self.model_name,
                              frames_read=capture.frames_read, frames_dropped=capture.frames_dropped,
+                             frames_lost=capture.frames_lost,
                              source_error=capture.read_error, source_warning=capture.read_warning)
         return self.fill_summary(summary, recent)
 

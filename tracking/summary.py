@@ -36,6 +36,7 @@ class RunSummary:
     frames_read: int = 0
     frames_processed: int = 0
     frames_dropped: int = 0
+    frames_lost: int = 0            # a damaged file's frames that could not be decoded (skipped)
     detector_calls: int = 0
     frames_with_face: int = 0
     wall_seconds: float = 0.0
@@ -62,7 +63,8 @@ class RunSummary:
         return {
             "source": self.source, "model": self.model,
             "frames_read": self.frames_read, "frames_processed": self.frames_processed,
-            "frames_dropped": self.frames_dropped, "detector_calls": self.detector_calls,
+            "frames_dropped": self.frames_dropped, "frames_lost": self.frames_lost,
+            "detector_calls": self.detector_calls,
             "detector_share": round(self.detector_share, 4),
             "frames_with_face": self.frames_with_face, "face_share": round(self.face_share, 4),
             "wall_seconds": round(self.wall_seconds, 3), "fps": round(self.fps, 2),
