@@ -8,6 +8,10 @@ Examples:
   python main.py --camera 0 --osc vrchat://127.0.0.1:9000 --osc raw://127.0.0.1:9100
   python main.py --camera 0 --smoothing 2                          # a stiller avatar, a little slower to follow
   python main.py batch videos/ --out annotations/     # a corpus: one export per video (main.py batch --help)
+
+Exit status (headless): 0 done; 1 the source failed while running; 2 a mistake in the input (one
+"error:" line, nothing written); 3 frames of a damaged video could not be decoded and were skipped
+(--allow-frame-loss makes that 0); 130 stopped by Ctrl-C, 143 by SIGTERM (the outputs complete either way).
 """
 from __future__ import annotations
 
@@ -23,13 +27,23 @@ import sys
 import threading
 from pathlib import Path
 
-from live.recording import check_writable
+from live.atomic import AtomicFile
+from live.output_paths import (EXPORT_SUFFIXES, SUMMARY_SUFFIXES, VIDEO_SUFFIXES, OutputError, OutputPath,
+                               check_output_paths, check_writable)
 from live.session import SessionConfig, build_session
 from occface_core.backends import BACKEND_NAMES, ModelName
 from occface_core.errors import UserError
 from retarget.osc import parse_osc_target
 from tracking.demo_clip import DEFAULT_CLIP
 from tracking.smoother import DEFAULT_STRENGTH, STRENGTH_HELP
+from tracking.summary import RunSummary
+
+EXIT_OK = 0
+EXIT_SOURCE_FAILED = 1       # the camera or file stopped delivering frames while running
+EXIT_USER_ERROR = 2          # a UserError: one "error:" line, found before anything was written
+EXIT_FRAMES_LOST = 3         # a damaged file: frames that could not be decoded were skipped
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)   # exit 128 + the signal, as shells expect
+FOCAL_LENGTH_RANGE_PX = (50.0, 50_000.0)         # from a tiny sensor's wide angle to a long telephoto
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--record", type=Path, metavar="VIDEO", help="write the annotated video (.mp4 or .avi)")
     parser.add_argument("--export", type=Path, metavar="FILE", help="write per-frame data (.jsonl or .csv)")
     parser.add_argument("--summary-json", type=Path, metavar="FILE", help="write the run summary as JSON")
+    parser.add_argument("--allow-frame-loss", action="store_true",
+                        help="exit 0, not 3, when frames of a damaged video could not be decoded (they are "
+                             "skipped and counted in the summary either way)")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     parser.add_argument("--osc", action="append", default=[], metavar="TARGET",
                         help="stream over OSC: vmc://HOST:PORT, vrchat://HOST:PORT or raw://HOST:PORT "
@@ -63,7 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mirror", action="store_true",
                         help="swap left and right: for a camera that delivers a mirrored image, or for a "
                              "mirror-like avatar from a normal camera")
-    parser.add_argument("--focal-length", type=float, metavar="PX", help="camera focal length in pixels")
+    parser.add_argument("--focal-length", type=float, metavar="PX",
+                        help="camera focal length in pixels (%g to %g)" % FOCAL_LENGTH_RANGE_PX)
     parser.add_argument("--calibration", type=Path, metavar="FILE",
                         help="your neutral-face calibration: loaded when the file exists, otherwise "
                              "calibrated over the first seconds and saved there")
@@ -71,8 +89,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.max_frames is not None and args.max_frames <= 0:
         parser.error("--max-frames must be a positive number")
-    if args.focal_length is not None and not args.focal_length > 0:   # also NaN; 0 used to mean "default"
-        parser.error("--focal-length must be a positive number of pixels (leave it out for the default)")
+    low, high = FOCAL_LENGTH_RANGE_PX
+    if args.focal_length is not None and not low <= args.focal_length <= high:   # also NaN and inf
+        parser.error(f"--focal-length must be a number of pixels from {low:g} to {high:g} "
+                     "(leave it out for the default)")
     if not (math.isfinite(args.smoothing) and args.smoothing >= 0):
         parser.error("--smoothing must be a number from 0 (off) upward; 1 is the default")
     if args.weights is not None and args.model == ModelName.MEDIAPIPE:
@@ -94,34 +114,74 @@ def config_from_args(args: argparse.Namespace) -> SessionConfig:
                          focal_length_px=args.focal_length, calibration=args.calibration)
 
 
-def run_headless(config: SessionConfig, summary_path: Path | None, osc_specs: list[str]) -> int:
+def output_paths(config: SessionConfig, summary_path: Path | None) -> list[OutputPath]:
+    """Every file the run may write, named by its option. The calibration file is written when it does
+    not exist yet, and must not be another output's name either way."""
+    return [OutputPath("--record", config.record, VIDEO_SUFFIXES),
+            OutputPath("--export", config.export, EXPORT_SUFFIXES),
+            OutputPath("--summary-json", summary_path, SUMMARY_SUFFIXES),
+            OutputPath("--calibration", config.calibration if config.retarget else None)]
+
+
+def run_headless(config: SessionConfig, summary_path: Path | None, osc_specs: list[str],
+                 allow_frame_loss: bool = False) -> int:
+    # What the user can get wrong in the outputs is refused here, before a file is opened or written.
+    check_output_paths(config.source, output_paths(config, summary_path))
     if summary_path is not None:
-        check_writable(summary_path)  # an OutputError before tracking starts, like the other outputs
+        check_writable(summary_path)
     osc = [parse_osc_target(spec) for spec in osc_specs]   # an OscTargetError before any socket opens
-    session = build_session(dataclasses.replace(config, osc=osc))
     stop = threading.Event()
+    received: list[int] = []
 
-    def on_sigint(signum, frame):
-        # First Ctrl-C: finish the current frame and close every output cleanly.
+    def on_signal(signum, frame):
+        # The first Ctrl-C or SIGTERM (a service manager, a closing terminal): finish the current frame,
+        # close every output, write the summary. A second one stops at once; the pipeline still closes
+        # the outputs on the KeyboardInterrupt.
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
         stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    # Set before the session is built: a signal while the model loads ends the run before its first
+    # frame instead of killing the process with its outputs open.
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
     try:
-        summary = session.run(stop)
+        session = build_session(dataclasses.replace(config, osc=osc))
+        try:
+            summary = session.run(stop)
+        finally:
+            session.close()
     finally:
-        signal.signal(signal.SIGINT, previous)
-        session.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     report = summary.to_dict()
     if summary_path is not None:
-        summary_path.write_text(json.dumps(report, indent=2))
+        write_summary(summary_path, report)
     print(format_summary(report))
-    if summary.source_warning:
-        print(f"warning: {summary.source_warning}", file=sys.stderr)
+    return exit_status(summary, received[0] if received else None, allow_frame_loss)
+
+
+def write_summary(path: Path, report: dict) -> None:
+    try:
+        with AtomicFile(path) as partial:   # moved into place complete, or not at all
+            partial.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def exit_status(summary: RunSummary, signum: int | None, allow_frame_loss: bool) -> int:
+    """The run's exit status, after one line on stderr when the source went wrong."""
     if summary.source_error:
         print(f"error: {summary.source_error}", file=sys.stderr)
-        return 1
-    return 130 if summary.interrupted else 0   # 128 + SIGINT, as shells expect of an interrupted job
+        return EXIT_SOURCE_FAILED
+    frames_lost = summary.frames_lost > 0 and not allow_frame_loss and not summary.interrupted
+    if frames_lost:
+        print(f"error: {summary.source_warning} (--allow-frame-loss accepts that)", file=sys.stderr)
+    elif summary.source_warning:
+        print(f"warning: {summary.source_warning}", file=sys.stderr)
+    if summary.interrupted:
+        return 128 + (signum or signal.SIGINT)   # a KeyboardInterrupt raised without our handler: Ctrl-C
+    return EXIT_FRAMES_LOST if frames_lost else EXIT_OK
 
 
 def format_summary(report: dict) -> str:
@@ -140,6 +200,8 @@ def format_summary(report: dict) -> str:
             latency_text = f", capture→sent median {latency:.1f} ms" if latency is not None else ""
             lines.append(f"OSC {sink.get('target')}: sent {sink['sent']}, send errors {sink.get('send_errors', 0)}"
                          f"{latency_text}")
+    if report["frames_lost"]:
+        lines.append(f"frames lost: {report['frames_lost']} could not be decoded (a damaged file) and were skipped")
     if report["sink_errors"]:
         lines.append(f"output errors: {report['sink_errors']}")
     if report["interrupted"]:
@@ -167,11 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(args)
         if args.headless:
-            return run_headless(config, args.summary_json, args.osc)
+            return run_headless(config, args.summary_json, args.osc, args.allow_frame_loss)
         return run_window(config, args.osc)
     except UserError as exc:  # every user mistake, wherever found: one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

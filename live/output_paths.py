@@ -36,7 +36,7 @@ class OutputPath:
 
 def check_suffix(path: Path, suffixes: tuple[str, ...], name: str) -> None:
     if suffixes and path.suffix.lower() not in suffixes:
-        raise OutputError(f"cannot write {name} {path}: use a {' or '.join(suffixes)} file name")
+        raise OutputError(f"{name} {path}: use a {' or '.join(suffixes)} file name")
 
 
 def check_writable(path: Path, what: str = "") -> None:
@@ -70,19 +70,20 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 def check_output_paths(source: int | str | Path | None, outputs: Iterable[OutputPath]) -> None:
-    """Refuse an output that is a folder, has the wrong suffix, is the input video `source` (a camera
-    index has no file) or names the same file as another output."""
-    named = [out for out in outputs if out.path is not None]
+    """Refuse an output that is the input video `source` (a camera index has no file), names the same
+    file as another output, is a folder or has a suffix its writer cannot write; in that order, so the
+    message names the worst of its faults."""
+    named = [OutputPath(out.name, Path(out.path), out.suffixes) for out in outputs if out.path is not None]
     video = Path(source) if isinstance(source, (str, Path)) else None
     for out in named:
-        path = Path(out.path)
-        if path.is_dir():
-            example = f" such as {path / ('out' + out.suffixes[0])}" if out.suffixes else ""
-            raise OutputError(f"{out.name} {path} is a folder: give a file name{example}")
-        check_suffix(path, out.suffixes, out.name)
-        if video is not None and same_file(video, path):
-            raise OutputError(f"{out.name} {path} is the input video: writing it would destroy it; "
+        if video is not None and same_file(video, out.path):
+            raise OutputError(f"{out.name} {out.path} is the input video: writing it would destroy it; "
                               "choose another name")
     for a, b in combinations(named, 2):
-        if same_file(Path(a.path), Path(b.path)):
+        if same_file(a.path, b.path):
             raise OutputError(f"{a.name} and {b.name} both name {b.path}: give each its own file")
+    for out in named:
+        if out.path.is_dir():
+            example = f" such as {out.path / ('out' + out.suffixes[0])}" if out.suffixes else ""
+            raise OutputError(f"{out.name} {out.path} is a folder: give a file name{example}")
+        check_suffix(out.path, out.suffixes, out.name)

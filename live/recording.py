@@ -1,7 +1,9 @@
 """Recording sinks: the annotated video and the per-frame data (JSONL or CSV).
 
-Both write as they go and flush every frame, so a run interrupted with Ctrl-C leaves a playable video
-(closed by the pipeline's shutdown) and an export that is complete up to the last processed frame.
+Both write as they go under a temporary name beside the final one (`live.atomic`) and are moved into
+place when closed, so a run stopped with Ctrl-C or SIGTERM (the pipeline's shutdown closes them) leaves
+a playable video and an export complete up to the last processed frame, and a run that fails, or wrote
+no frame, leaves any file already at that name as it was.
 """
 from __future__ import annotations
 
@@ -12,37 +14,21 @@ import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 
-from occface_core.errors import UserError
 from occface_core.layout import NUM_POINTS
 from retarget.arkit import ARKIT_NAMES
 from tracking.summary import SinkStats
 from tracking.types import FaceResult, HeadPose
 
 from .annotate import OverlayOptions, OverlayRenderer, annotate
+from .atomic import AtomicFile
+from .output_paths import EXPORT_SUFFIXES, VIDEO_SUFFIXES, OutputError, check_suffix, check_writable
 
 log = logging.getLogger(__name__)
-
-
-class OutputError(UserError):
-    """An output file cannot be written; the message is fit for the user."""
-
-
-def check_writable(path: Path) -> None:
-    """Create the output's folder if needed and make sure the file can be written, before tracking starts."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the folder for {path}: {exc.strerror or exc}") from None
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @dataclass
@@ -78,11 +64,11 @@ class _OpenCVWriter:
 
     FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
 
-    def __init__(self, path: Path, fps: float, frame_size: tuple[int, int]):
+    def __init__(self, path: Path, fps: float, frame_size: tuple[int, int], shown: Path):
         fourcc = cv2.VideoWriter_fourcc(*self.FOURCC[path.suffix.lower()])
         self._writer = cv2.VideoWriter(str(path), fourcc, fps, frame_size)
         if not self._writer.isOpened():
-            raise OutputError(f"cannot write video {path} (unsupported container? use .mp4 or .avi)")
+            raise OutputError(f"cannot write video {shown} (unsupported container? use .mp4 or .avi)")
         self.codec = self.FOURCC[path.suffix.lower()]
 
     def write(self, frame: np.ndarray) -> None:
@@ -98,7 +84,7 @@ class _H264Writer:
 
     codec = "h264"
 
-    def __init__(self, path: Path, fps: float, frame_size: tuple[int, int]):
+    def __init__(self, path: Path, fps: float, frame_size: tuple[int, int], shown: Path):
         import av
 
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(30)
@@ -106,7 +92,7 @@ class _H264Writer:
             self._container = av.open(str(path), mode="w", options={"movflags": "+faststart"})
             self._stream = self._container.add_stream("libx264", rate=rate)
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise OutputError(f"cannot write video {path}: {exc}") from None
+            raise OutputError(f"cannot write video {shown}: {exc}") from None
         self._stream.width, self._stream.height = frame_size
         self._stream.pix_fmt = "yuv420p"
         # veryfast keeps the encoder to a few ms per 640x480 frame; two threads leave the cores to the tracker
@@ -139,30 +125,82 @@ def h264_available() -> bool:
         return False
 
 
-def open_video_writer(path: Path, fps: float, frame_size: tuple[int, int]) -> _H264Writer | _OpenCVWriter:
+def open_video_writer(path: Path, fps: float, frame_size: tuple[int, int],
+                      shown: Path | None = None) -> _H264Writer | _OpenCVWriter:
+    """A writer of `path`; `shown` is the name its errors give (the final name of a temporary file)."""
+    shown = shown or path
     if path.suffix.lower() == ".mp4":
         if h264_available():
-            return _H264Writer(path, fps, frame_size)
+            return _H264Writer(path, fps, frame_size, shown)
         log.warning("PyAV with libx264 is not installed: %s is written as MPEG-4 Part 2, which browsers do not play",
-                    path)
-    return _OpenCVWriter(path, fps, frame_size)
+                    shown)
+    return _OpenCVWriter(path, fps, frame_size, shown)
 
 
-class VideoRecorder:
+class _FileOutput:
+    """What the video and the export share: the file is written under a temporary name (`AtomicFile`)
+    and moved into place by `close()`. It is deleted instead when no frame was written (a run stopped
+    before its first frame) or a write failed (disk full: the file would have a hole), so a file the
+    user already had at that name survives both. Subclasses open `self._file.partial` and close it in
+    `_close_writer`; `_write` counts a frame and remembers a failed write."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        check_writable(self.path)
+        self._file = AtomicFile(self.path)
+        self.frames_written = 0
+        self._write_error: str | None = None
+
+    def _open(self, opener: Callable[[], Any]) -> Any:
+        """Call `opener` (which creates the temporary file); when it fails, no temporary file stays."""
+        try:
+            return opener()
+        except BaseException:
+            self._file.discard()
+            raise
+
+    def _write(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except Exception as exc:
+            self._write_error = self._write_error or f"{type(exc).__name__}: {exc}"
+            raise   # the pipeline counts it among the sink errors and tracking goes on
+        self.frames_written += 1
+
+    def _close_writer(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish the file and move it into place; safe to call again (the run closes its sinks, the
+        window again when it stops a recording)."""
+        if self._file.settled:
+            return
+        try:
+            self._close_writer()
+        except BaseException:
+            self._file.discard()
+            raise
+        if self.frames_written and self._write_error is None:
+            self._file.commit()
+            return
+        self._file.discard()
+        if self._write_error is not None:
+            raise OutputError(f"{self.path} was not written: a write failed ({self._write_error})")
+        log.info("no frame was written: %s is left as it was", self.path)
+
+
+class VideoRecorder(_FileOutput):
     """Writes the annotated frames to a video: .mp4 as H.264 (see `open_video_writer`), .avi as MJPG."""
 
     def __init__(self, path: Path, fps: float, frame_size: tuple[int, int], overlay: OverlayOptions | None = None):
-        self.path = Path(path)
-        if self.path.suffix.lower() not in _OpenCVWriter.FOURCC:
-            # checked here: OpenCV would print its own exception text before failing
-            raise OutputError(f"cannot write video {self.path}: use a .mp4 or .avi file name")
-        check_writable(self.path)
+        # the suffix is checked first: OpenCV would print its own exception text before failing
+        check_suffix(Path(path), VIDEO_SUFFIXES, "cannot write video")
+        super().__init__(path)
         self._size = (max(2, frame_size[0] // 2 * 2), max(2, frame_size[1] // 2 * 2))
-        self._writer = open_video_writer(self.path, fps, self._size)
+        self._writer = self._open(lambda: open_video_writer(self._file.partial, fps, self._size, shown=self.path))
         self.codec = self._writer.codec
         self._overlay = overlay
         self._renderer = OverlayRenderer()
-        self.frames_written = 0
 
     def send(self, result: FaceResult) -> None:
         if result.image is None:
@@ -170,10 +208,9 @@ class VideoRecorder:
         frame = annotate(result.image, result, result.fps, self._overlay, self._renderer)
         if (frame.shape[1], frame.shape[0]) != self._size:
             frame = cv2.resize(frame, self._size)
-        self._writer.write(frame)
-        self.frames_written += 1
+        self._write(lambda: self._writer.write(frame))
 
-    def close(self) -> None:
+    def _close_writer(self) -> None:
         self._writer.close()
 
     def stats(self) -> "VideoStats":
@@ -215,33 +252,41 @@ def csv_columns(retarget: bool) -> list[str]:
     return columns + [f"v{i}" for i in range(NUM_POINTS)]
 
 
-class FrameExporter:
+class FrameExporter(_FileOutput):
     """One JSON object per line (.jsonl) or one CSV row per frame (.csv). `retarget`: whether the
     pipeline has a retarget stage, which decides the CSV columns before the first frame."""
 
     def __init__(self, path: Path, retarget: bool = True):
-        self.path = Path(path)
-        check_writable(self.path)
+        check_suffix(Path(path), EXPORT_SUFFIXES, "cannot write per-frame data")
+        super().__init__(path)
         self._csv = self.path.suffix.lower() == ".csv"
-        self._file = open(self.path, "w", newline="" if self._csv else None, encoding="utf-8")
         self._csv_writer: csv.DictWriter | None = None
-        if self._csv:
-            # A field outside the schema is a bug, not something to drop silently.
-            self._csv_writer = csv.DictWriter(self._file, fieldnames=csv_columns(retarget), extrasaction="raise")
-            self._csv_writer.writeheader()
-        self.frames_written = 0
+        self._handle = self._open(lambda: self._open_file(retarget))
+
+    def _open_file(self, retarget: bool):
+        try:
+            handle = open(self._file.partial, "w", newline="" if self._csv else None, encoding="utf-8")
+            if self._csv:
+                # A field outside the schema is a bug, not something to drop silently.
+                self._csv_writer = csv.DictWriter(handle, fieldnames=csv_columns(retarget), extrasaction="raise")
+                self._csv_writer.writeheader()
+            return handle
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def send(self, result: FaceResult) -> None:
         record = frame_record(result)
+        self._write(lambda: self._write_record(record))
+
+    def _write_record(self, record: dict[str, Any]) -> None:
         if self._csv_writer is not None:
             self._csv_writer.writerow(_flatten(record))
         else:
-            self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
-        self.frames_written += 1
+            self._handle.write(json.dumps(record) + "\n")
+        self._handle.flush()   # on disk as it goes: what a killed run wrote is in the temporary file
 
-    def close(self) -> None:
-        self._file.close()
+    def _close_writer(self) -> None:
+        self._handle.close()
 
     def stats(self) -> "ExportStats":
         return ExportStats(export=str(self.path), frames_written=self.frames_written)
