@@ -89,12 +89,14 @@ def run_corpus(jobs: list[VideoJob], options: BatchOptions, workers: int = 1, ra
     if report.skipped:
         print(f"skipping {report.skipped} of {len(jobs)} videos: annotated before in {options.out}", file=sys.stderr)
     write()
-    stop = multiprocessing.get_context("spawn").Event()
-    bar = tqdm(total=len(todo), unit="video", desc="annotating", disable=not progress or not todo,
-               file=sys.stderr, dynamic_ncols=True)
+    ctx = multiprocessing.get_context("spawn")
+    stop, frames = ctx.Event(), ctx.Value("q", 0)
+    shown = progress and bool(todo)
+    bar = tqdm(total=len(todo), unit="video", desc="videos", disable=not shown, file=sys.stderr, dynamic_ncols=True)
     start = time.perf_counter()
-    with _ctrl_c_sets(stop, report):
-        for result in run_jobs(todo, options, workers, ray_address, stop):
+    with _ctrl_c_sets(stop, report), _FrameBar(frames if ray_address is None else None, shown) as frame_bar:
+        for result in run_jobs(todo, options, workers, ray_address, stop, frames):
+            frame_bar.finished(result.frames or 0)
             if result.status is Status.INTERRUPTED:
                 continue
             rows[result.video] = result
@@ -103,12 +105,44 @@ def run_corpus(jobs: list[VideoJob], options: BatchOptions, workers: int = 1, ra
             report.failed += result.status is Status.FAILED
             report.frames += result.frames or 0
             bar.update(1)
-            bar.set_postfix(frames=report.frames, failed=report.failed, refresh=False)
+            bar.set_postfix(failed=report.failed, refresh=False)
             if result.status is Status.FAILED:
                 bar.write(f"failed: {result.video}: {result.error}", file=sys.stderr)
     bar.close()
     report.seconds = time.perf_counter() - start
     return report
+
+
+class _FrameBar:
+    """A second bar of frames processed, with its rate: read every half second from the counter the
+    local workers share, or (Ray tasks) advanced as each video finishes."""
+
+    def __init__(self, counter, shown: bool):
+        self._counter = counter
+        self._bar = tqdm(unit="frame", desc="frames", position=1, disable=not shown, file=sys.stderr,
+                         dynamic_ncols=True)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._tick, name="frame-progress", daemon=True)
+
+    def __enter__(self) -> "_FrameBar":
+        if self._counter is not None and not self._bar.disable:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._bar.close()
+
+    def finished(self, frames: int) -> None:
+        if self._counter is None:
+            self._bar.update(frames)
+
+    def _tick(self) -> None:
+        while not self._done.wait(0.5):
+            self._bar.update(self._counter.value - self._bar.n)
+        self._bar.update(self._counter.value - self._bar.n)
 
 
 @contextmanager

@@ -54,12 +54,17 @@ class VisibilityStats(SinkStats):
 
 
 class VisibilityMeter:
-    """A sink that averages the 100 points' visibility over the frames with a face."""
+    """A sink that averages the 100 points' visibility over the frames with a face, and counts every
+    frame in `frames` (a multiprocessing.Value shared with the progress bar), when given."""
 
-    def __init__(self) -> None:
+    def __init__(self, frames=None) -> None:
         self.total, self.frames = 0.0, 0
+        self._counter = frames
 
     def send(self, result: FaceResult) -> None:
+        if self._counter is not None:
+            with self._counter.get_lock():
+                self._counter.value += 1
         if result.has_face and result.visibility is not None:
             self.total += float(np.mean(result.visibility))
             self.frames += 1
@@ -79,14 +84,16 @@ class _Discard(Exception):
     """The run did not finish: its outputs are removed instead of moved into place."""
 
 
-def annotate_video(job: VideoJob, options: BatchOptions, stop: StopFlag | None = None) -> VideoResult:
+def annotate_video(job: VideoJob, options: BatchOptions, stop: StopFlag | None = None,
+                   frames=None) -> VideoResult:
     """One video, start to end, through the single-video command's session. Outputs are written under
-    temporary names and moved into place only when complete; any error is the video's `failed` row."""
+    temporary names and moved into place only when complete; any error is the video's `failed` row.
+    `frames`: a shared counter of processed frames (the progress bar's), or None."""
     single_threaded()
     if stop is not None and stop.is_set():
         return VideoResult(job.video, Status.INTERRUPTED)
     start = time.perf_counter()
-    meter = VisibilityMeter()
+    meter = VisibilityMeter(frames)
     try:
         with ExitStack() as outputs:   # on leaving: the video moved into place first, the export last
             export = outputs.enter_context(atomic_path(job.export))
@@ -120,22 +127,23 @@ def _failed(job: VideoJob, error: str, start: float) -> VideoResult:
 
 
 def run_jobs(jobs: list[VideoJob], options: BatchOptions, workers: int, ray_address: str | None,
-             stop: StopFlag) -> Iterator[VideoResult]:
+             stop: StopFlag, frames=None) -> Iterator[VideoResult]:
     """Each job's result as it finishes: in this process (one worker), in `workers` processes, or as Ray
-    tasks. Once `stop` is set every running video ends after its current frame (INTERRUPTED)."""
+    tasks. Once `stop` is set every running video ends after its current frame (INTERRUPTED). `frames`
+    (a multiprocessing.Value) counts the frames processed on this machine (not by Ray tasks)."""
     if ray_address is not None:
         yield from _ray_jobs(jobs, options, ray_address, workers, stop)
     elif workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             if stop.is_set():
                 return
-            yield annotate_video(job, options, stop)
+            yield annotate_video(job, options, stop, frames)
     else:
-        yield from _pool_jobs(jobs, options, workers, stop)
+        yield from _pool_jobs(jobs, options, workers, stop, frames)
 
 
 # --- worker processes on this machine -------------------------------------------------------------------
-def _worker(tasks, results, options: BatchOptions, stop: StopFlag) -> None:
+def _worker(tasks, results, options: BatchOptions, stop: StopFlag, frames) -> None:
     single_threaded()
     pid = os.getpid()
     while not stop.is_set():
@@ -144,11 +152,11 @@ def _worker(tasks, results, options: BatchOptions, stop: StopFlag) -> None:
             return
         index, job = item
         results.put(("start", pid, index, None))
-        results.put(("done", pid, index, annotate_video(job, options, stop)))
+        results.put(("done", pid, index, annotate_video(job, options, stop, frames)))
 
 
-def _pool_jobs(jobs: list[VideoJob], options: BatchOptions, workers: int,
-               stop: StopFlag) -> Iterator[VideoResult]:
+def _pool_jobs(jobs: list[VideoJob], options: BatchOptions, workers: int, stop: StopFlag,
+               frames=None) -> Iterator[VideoResult]:
     """A pool of spawned processes pulling jobs from a queue. A worker that dies (a crash in a decoder)
     fails only the video it was on, and a new worker takes its place."""
     ctx = multiprocessing.get_context("spawn")
@@ -167,7 +175,8 @@ def _pool_jobs(jobs: list[VideoJob], options: BatchOptions, workers: int,
         on_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None
         try:
-            proc = ctx.Process(target=_worker, args=(tasks, results, options, stop), name="occface-batch", daemon=True)
+            proc = ctx.Process(target=_worker, args=(tasks, results, options, stop, frames), name="occface-batch",
+                               daemon=True)
             proc.start()
         finally:
             if on_main:
