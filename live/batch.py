@@ -3,21 +3,19 @@ and the corpus table. Running the jobs is `batch_run`, the command line `batch_c
 
 A video's outputs are `DIR/<its path relative to its input folder, suffix replaced>` (.jsonl or .csv,
 and .mp4 with --record). They appear under that name only when complete (written under a temporary name,
-then moved into place), so a video whose outputs exist is finished and a later run skips it.
+then moved into place: `live.atomic.AtomicFile`), so a video whose outputs exist is finished and a later run skips it.
 """
 from __future__ import annotations
 
 import csv
 import enum
-import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from occface_core.backends import ModelName
 from occface_core.errors import UserError
+
+from .atomic import AtomicFile
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".wmv", ".webm", ".m4v")
 EXPORT_FORMATS = ("jsonl", "csv")
@@ -45,6 +43,7 @@ class BatchOptions:
     weights: Path | None = None
     eye_stage: bool = True
     max_frames: int | None = None
+    allow_frame_loss: bool = False   # a damaged video whose lost frames were skipped is ok, not failed
 
     @property
     def table(self) -> Path:
@@ -154,21 +153,6 @@ def plan(inputs: list[Path], options: BatchOptions) -> list[VideoJob]:
     return jobs
 
 
-# --- finished outputs ----------------------------------------------------------------------------------
-@contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
-    """A temporary name beside `final` to write to: moved into place (os.replace) when the block ends
-    normally, removed when it raises. The name is hidden and keeps the suffix (the writers choose their
-    format by it), so a half-written file never looks like a finished output."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temp = final.with_name(f".{final.stem}.partial-{uuid.uuid4().hex[:8]}{final.suffix}")
-    try:
-        yield temp
-        os.replace(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
 # --- the corpus table ------------------------------------------------------------------------------------
 def read_table(path: Path) -> dict[str, VideoResult]:
     """The rows of an earlier run (none when there is no readable table)."""
@@ -192,7 +176,7 @@ def read_table(path: Path) -> dict[str, VideoResult]:
 
 def write_table(path: Path, rows: list[VideoResult]) -> None:
     """The whole table, replaced atomically: a reader never sees half of it."""
-    with atomic_path(path) as temp:
+    with AtomicFile(path) as temp:
         with open(temp, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=TABLE_COLUMNS)
             writer.writeheader()

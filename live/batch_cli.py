@@ -190,6 +190,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--weights", type=Path, help="OccFace weights (.onnx or .pt) instead of the shipped ones")
     parser.add_argument("--no-eye-stage", action="store_true", help="OccFace: skip the second look at each eye")
     parser.add_argument("--max-frames", type=int, metavar="N", help="annotate only the first N frames of each video")
+    parser.add_argument("--allow-frame-loss", action="store_true",
+                        help="a damaged video whose undecodable frames were skipped is ok (its row says how many), "
+                             "not failed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.workers < 1:
@@ -210,7 +213,8 @@ def main(argv: list[str]) -> int:
         args = parse_args(argv)
         options = BatchOptions(out=args.out.resolve(), export_format=args.format, record=args.record,
                                model=ModelName(args.model), weights=args.weights.resolve() if args.weights else None,
-                               eye_stage=not args.no_eye_stage, max_frames=args.max_frames)
+                               eye_stage=not args.no_eye_stage, max_frames=args.max_frames,
+                               allow_frame_loss=args.allow_frame_loss)
         jobs = plan(args.inputs, options)
         if args.ray is not None:
             import_ray()   # missing: an error line before anything runs

@@ -22,7 +22,8 @@ from occface_core.errors import UserError
 from tracking.summary import SinkStats
 from tracking.types import FaceResult
 
-from .batch import BatchError, BatchOptions, Status, VideoJob, VideoResult, atomic_path
+from .atomic import AtomicFile
+from .batch import BatchError, BatchOptions, Status, VideoJob, VideoResult
 from .session import SessionConfig, run_session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,9 +96,10 @@ def annotate_video(job: VideoJob, options: BatchOptions, stop: StopFlag | None =
     start = time.perf_counter()
     meter = VisibilityMeter(frames)
     try:
+        job.export.parent.mkdir(parents=True, exist_ok=True)
         with ExitStack() as outputs:   # on leaving: the video moved into place first, the export last
-            export = outputs.enter_context(atomic_path(job.export))
-            record = outputs.enter_context(atomic_path(job.record)) if job.record is not None else None
+            export = outputs.enter_context(AtomicFile(job.export))
+            record = outputs.enter_context(AtomicFile(job.record)) if job.record is not None else None
             config = SessionConfig(source=job.source, model=options.model, weights=options.weights,
                                    eye_stage=options.eye_stage, record=record, export=export,
                                    max_frames=options.max_frames)
@@ -106,6 +108,9 @@ def annotate_video(job: VideoJob, options: BatchOptions, stop: StopFlag | None =
                 raise _Discard()
             if summary.sink_errors:
                 raise _Discard(f"{summary.sink_errors} writes of its outputs failed")
+            if summary.frames_lost and not options.allow_frame_loss:   # as the single-video command's exit 3
+                raise _Discard(f"{summary.source_warning or f'{summary.frames_lost} frames could not be decoded'} "
+                               "(--allow-frame-loss accepts that)")
     except _Discard as exc:
         if not str(exc):
             return VideoResult(job.video, Status.INTERRUPTED)

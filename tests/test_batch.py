@@ -237,3 +237,43 @@ def test_ray_missing_is_a_clear_error(corpus, tmp_path):
     proc = subprocess.run(BATCH + [str(corpus / "face_a.mp4"), "--out", str(tmp_path / "o"), "--ray", "auto"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 2 and proc.stderr.startswith("error: --ray needs the ray package"), proc.stderr
+
+
+def damaged_clip(path: Path, frames: int = 60) -> None:
+    """An MPEG-4 clip (a key frame every 15) with a tenth of its bytes, in the middle, overwritten."""
+    import av
+
+    from tracking.demo_clip import DEFAULT_PHOTO, render_frames
+
+    whole = path.with_name("whole.tmp")
+    with av.open(str(whole), "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+        stream.options = {"g": "15"}
+        spec = ClipSpec(width=SIZE[0], height=SIZE[1], frames=frames)
+        for image in render_frames(cv2.imread(str(DEFAULT_PHOTO)), spec):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+    data = bytearray(whole.read_bytes())
+    whole.unlink()
+    start, end = int(len(data) * 0.45), int(len(data) * 0.55)
+    data[start:end] = np.random.default_rng(0).integers(0, 256, end - start, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_video_fails_unless_frame_loss_is_allowed(tmp_path):
+    """As the single-video command exits 3 for it: lost frames are a failed row (and no output, so it is
+    tried again) unless --allow-frame-loss, which makes it ok with the warning in its row."""
+    videos = tmp_path / "in"
+    videos.mkdir()
+    damaged_clip(videos / "damaged.mp4")
+    proc = run([videos, "--out", tmp_path / "strict", "--workers", 1])
+    assert proc.returncode == 1, proc.stderr
+    row = table(tmp_path / "strict")["damaged.mp4"]
+    assert row["status"] == "failed" and "could not be decoded" in row["error"] and "--allow-frame-loss" in row["error"]
+    assert not (tmp_path / "strict" / "damaged.jsonl").exists()
+    proc = run([videos, "--out", tmp_path / "lenient", "--workers", 1, "--allow-frame-loss"])
+    assert proc.returncode == 0, proc.stderr
+    row = table(tmp_path / "lenient")["damaged.mp4"]
+    assert row["status"] == "ok" and "could not be decoded" in row["error"] and 0 < int(row["frames"]) < 60
+    assert len((tmp_path / "lenient" / "damaged.jsonl").read_text().splitlines()) == int(row["frames"])
