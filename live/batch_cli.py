@@ -3,7 +3,8 @@
 Each video gets the single-video command's per-frame export (and with --record its annotated video) at
 DIR/<its path relative to its input folder>.jsonl; DIR/corpus.csv has one row per video and is rewritten
 as each one finishes. Videos whose outputs exist are skipped, so a stopped run is resumed by running it
-again. Exit status: 0 every video ok, 1 some failed, 2 bad arguments, 130 stopped with Ctrl-C.
+again. Exit status: 0 every video ok, 1 some failed, 2 bad arguments, 130 stopped with Ctrl-C, 143 by
+SIGTERM.
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class BatchReport:
     frames: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    signal: int | None = None      # what stopped it (SIGINT, SIGTERM)
 
     @property
     def ran(self) -> int:
@@ -62,7 +64,9 @@ class BatchReport:
         text = (f"{self.ran} videos annotated ({self.ok} ok, {self.failed} failed), {self.skipped} skipped as done "
                 f"before; {self.frames} frames in {self.seconds:.1f} s ({self.frames_per_s:.1f} frames/s, "
                 f"{self.videos_per_hour:.0f} videos/hour); table: {table}")
-        return ("stopped with Ctrl-C: " + text) if self.interrupted else text
+        if not self.interrupted:
+            return text
+        return ("stopped by SIGTERM: " if self.signal == signal.SIGTERM else "stopped with Ctrl-C: ") + text
 
 
 def run_corpus(jobs: list[VideoJob], options: BatchOptions, workers: int = 1, ray_address: str | None = None,
@@ -147,23 +151,25 @@ class _FrameBar:
 
 @contextmanager
 def _ctrl_c_sets(stop: StopFlag, report: BatchReport):
-    """The first Ctrl-C ends each running video after its current frame (its outputs are removed, no
-    row is written); a second one stops at once. Only on the main thread (where signals arrive)."""
+    """The first Ctrl-C (or a SIGTERM, as the single-video command takes it) ends each running video
+    after its current frame (its outputs are removed, no row is written); a second Ctrl-C stops at once.
+    Only on the main thread (where signals arrive)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def on_sigint(signum, frame):
-        report.interrupted = True
+    def on_signal(signum, frame):
+        report.interrupted, report.signal = True, report.signal or signum
         stop.set()
         print("\nstopping after the current frame of each video (Ctrl-C again to quit now)", file=sys.stderr)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -227,5 +233,5 @@ def main(argv: list[str]) -> int:
         return 130
     print(report.line(options.table))
     if report.interrupted:
-        return 130
+        return 128 + (report.signal or signal.SIGINT)   # 130 Ctrl-C, 143 SIGTERM, as shells expect
     return 1 if report.failed else 0

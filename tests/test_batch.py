@@ -168,7 +168,9 @@ def test_a_video_stopped_midway_leaves_no_file(corpus, tmp_path):
     assert list(tmp_path.iterdir()) == []               # neither the outputs nor their temporary files
 
 
-def test_ctrl_c_stops_the_workers_without_finished_looking_files(corpus, tmp_path):
+@pytest.mark.parametrize("signum, status, said", [(signal.SIGINT, 130, "stopped with Ctrl-C"),
+                                                 (signal.SIGTERM, 143, "stopped by SIGTERM")])
+def test_ctrl_c_stops_the_workers_without_finished_looking_files(tmp_path, signum, status, said):
     long = tmp_path / "in"
     long.mkdir()
     for name in ("long_a.mp4", "long_b.mp4"):
@@ -180,10 +182,10 @@ def test_ctrl_c_stops_the_workers_without_finished_looking_files(corpus, tmp_pat
     while not any(out.glob(".*partial*")) and time.monotonic() < deadline:   # both workers writing
         time.sleep(0.1)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr and "stopped with Ctrl-C" in stdout
+    assert proc.returncode == status, stderr
+    assert "Traceback" not in stderr and said in stdout
     assert [p.name for p in out.iterdir()] == ["corpus.csv"]   # no export, finished or temporary
     assert read_table(out / "corpus.csv") == {}
 
