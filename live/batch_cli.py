@@ -54,16 +54,17 @@ class BatchReport:
 
     @property
     def videos_per_hour(self) -> float:
-        return 3600 * self.ran / self.seconds if self.seconds > 0 else 0.0
+        """Videos annotated (ok) per hour: a failed video's few milliseconds are not a throughput."""
+        return 3600 * self.ok / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def frames_per_s(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def line(self, table: Path) -> str:
+        rate = (f" ({self.frames_per_s:.1f} frames/s, {self.videos_per_hour:.0f} videos/hour)" if self.frames else "")
         text = (f"{self.ran} videos annotated ({self.ok} ok, {self.failed} failed), {self.skipped} skipped as done "
-                f"before; {self.frames} frames in {self.seconds:.1f} s ({self.frames_per_s:.1f} frames/s, "
-                f"{self.videos_per_hour:.0f} videos/hour); table: {table}")
+                f"before; {self.frames} frames in {self.seconds:.1f} s{rate}; table: {table}")
         if not self.interrupted:
             return text
         return ("stopped by SIGTERM: " if self.signal == signal.SIGTERM else "stopped with Ctrl-C: ") + text
