@@ -1,6 +1,9 @@
 """Fakes and small builders shared by the tests (no shared data, no network)."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 
 from occface_core.layout import NUM_POINTS
@@ -49,3 +52,13 @@ class FakeDetector:
 
     def close(self) -> None:
         pass
+
+
+def video_frame_count(path: Path) -> int:
+    """Frames a plain OpenCV read loop gets from a video file (0 for one that does not open)."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n

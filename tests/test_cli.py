@@ -10,6 +10,8 @@ from pathlib import Path
 import cv2
 import pytest
 
+from tests.helpers import video_frame_count
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE = [sys.executable, str(ROOT / "main.py"), "--headless", "--model", "mediapipe"]
 
@@ -27,14 +29,6 @@ def assert_clean_error(proc, *fragments):
     for fragment in fragments:
         assert fragment in lines[0]
 
-
-def video_frame_count(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def test_demo_run_writes_video_export_and_summary(tmp_path):

@@ -19,6 +19,7 @@ import pytest
 from live.atomic import AtomicFile
 from live.output_paths import EXPORT_SUFFIXES, SUMMARY_SUFFIXES, OutputError, OutputPath, check_output_paths
 from live.recording import FrameExporter, VideoRecorder
+from tests.helpers import video_frame_count
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "assets" / "demo.mp4"
@@ -43,14 +44,6 @@ def files_in(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` (hidden ones too) with its bytes."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
-
-def frame_count(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +100,7 @@ def test_outputs_appear_only_complete_and_an_existing_file_survives_until_then(t
     assert partial.name in mid_run and "out.mp4" not in mid_run and "run.json" not in mid_run
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "out.mp4", "run.json"]   # no .partial left
     n = json.loads(summary.read_text())["frames_processed"]   # played in real time: a busy machine drops some
-    assert n >= 10 and len(export.read_text().splitlines()) == n and frame_count(record) == n
+    assert n >= 10 and len(export.read_text().splitlines()) == n and video_frame_count(record) == n
 
 
 def test_the_temporary_name_keeps_the_suffix_and_a_failed_block_leaves_nothing(tmp_path):
@@ -170,7 +163,7 @@ def test_sigterm_finalises_every_output_and_exits_143(tmp_path, small_clip):
     assert report["interrupted"] is True and 5 <= n < 30
     lines = [json.loads(line) for line in export.read_text().splitlines()]
     assert [r["frame"] for r in lines] == list(range(n))
-    assert frame_count(record) == n                  # finalised: the mp4 opens and has every frame
+    assert video_frame_count(record) == n                  # finalised: the mp4 opens and has every frame
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "out.mp4", "s.json"]
 
 
@@ -276,7 +269,7 @@ def test_a_damaged_video_is_read_past_its_bad_packets_and_exits_3(tmp_path, dama
     report = json.loads(summary.read_text())
     lost, read = report["frames_lost"], report["frames_read"]
     assert lost > 0 and read + lost == CLIP_FRAMES
-    assert read > frame_count(damaged_clip)   # a plain read loop, as the capture was: 31 here (75 now, 15 lost)
+    assert read > video_frame_count(damaged_clip)   # a plain read loop, as the capture was: 31 here (75 now, 15 lost)
     assert f"frames lost: {lost}" in proc.stdout
     frames = [json.loads(line)["frame"] for line in export.read_text().splitlines()]
     assert len(frames) == read and frames[-1] == CLIP_FRAMES - 1            # the end of the clip is there
