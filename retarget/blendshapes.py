@@ -50,14 +50,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from .arkit import neutral_blendshapes
-from .blink import EyeReading
 from .face_model import FaceModel
 from .head_pose import PoseFit
+
+if TYPE_CHECKING:   # blink.py reads the eye table below
+    from .blink import EyeReading
 
 UNMEASURED = ("jawForward", "mouthDimpleLeft", "mouthDimpleRight", "tongueOut")
 DEAD_ZONE = 0.1

@@ -26,9 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Per eye (the subject's own side): outer corner, inner corner, facing upper/lower lid points.
-LIDS = {"Right": (36, 39, ((37, 41), (78, 79), (38, 40))),
-        "Left": (45, 42, ((43, 47), (80, 81), (44, 46)))}
+from .blendshapes import EYES
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,8 @@ class EyeReading:
 def eye_openings(points: np.ndarray) -> dict[str, float]:
     """Per eye, the mean lid gap over the corner distance, from (100, 2 or 3) points (x, y used)."""
     out = {}
-    for side, (outer, inner, pairs) in LIDS.items():
+    for side, eye in EYES.items():
+        outer, inner, pairs = eye["outer"], eye["inner"], eye["pairs"]
         width = float(np.hypot(*(points[outer, :2] - points[inner, :2])))
         gap = sum(float(np.hypot(*(points[lo, :2] - points[up, :2]))) for up, lo in pairs) / len(pairs)
         out[side] = gap / width if width > 1e-6 else float("nan")
@@ -67,7 +66,7 @@ class BlinkEstimator:
 
     def __init__(self, options: BlinkOptions | None = None):
         self.options = options or BlinkOptions()
-        self._history = {side: deque(maxlen=self.options.window_frames) for side in LIDS}
+        self._history = {side: deque(maxlen=self.options.window_frames) for side in EYES}
 
     def reset(self) -> None:
         for h in self._history.values():
@@ -79,7 +78,8 @@ class BlinkEstimator:
         same frame (the warm-up's floor)."""
         o = self.options
         readings = {}
-        prior = eye_openings(neutral)
+        warming_up = min(len(h) for h in self._history.values()) < o.warmup_frames
+        prior = eye_openings(neutral) if warming_up else {}
         for side, opening in eye_openings(head_points).items():
             history = self._history[side]
             if np.isfinite(opening):
@@ -88,7 +88,7 @@ class BlinkEstimator:
                 readings[side] = EyeReading(0.0, 1.0)
                 continue
             reference = float(np.percentile(history, o.reference_percentile))
-            if len(history) < o.warmup_frames and np.isfinite(prior[side]):
+            if len(history) < o.warmup_frames and np.isfinite(prior.get(side, np.nan)):
                 reference = max(reference, prior[side])
             ratio = opening / reference if reference > 1e-6 and np.isfinite(opening) else 1.0
             blink = min(1.0, max(0.0, (o.open_at - ratio) / (o.open_at - o.shut_at)))
