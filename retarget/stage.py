@@ -199,8 +199,6 @@ class RetargetStage:
 
     def _process_face(self, result: FaceResult, dt: float) -> tuple[HeadPose | None, dict[str, float]]:
         points = self._unmirrored(result.points, result.frame_size)
-        # The lids from the model's own output: a blink is faster than the smoother (see blink.py).
-        lids = self._unmirrored(result.points if result.raw_points is None else result.raw_points, result.frame_size)
         vis = (np.ones(NUM_POINTS) if result.visibility is None
                else np.asarray(result.visibility, dtype=np.float64).reshape(NUM_POINTS))
         if self.options.mirror:
@@ -221,7 +219,10 @@ class RetargetStage:
         else:
             neutral_points = self.model.points
         dead_zones = self._neutral.dead_zones if self._neutral is not None else None
-        eyes = self._blink.update(head_frame_points(lids, fit, self.model), yaw, neutral_points)
+        # The lids from the model's own output: a blink is faster than the smoother (see blink.py).
+        lids = (head_points if result.raw_points is None
+                else head_frame_points(self._unmirrored(result.raw_points, result.frame_size), fit, self.model))
+        eyes = self._blink.update(lids, yaw, neutral_points)
         raw = self._measure(head_points, neutral_points, yaw_deg=yaw, dead_zones=dead_zones, eyes=eyes)
         occluded = self._hold.occluded_regions(self._hold.region_visibility(vis))
         measured = self._hold_gaze_while_closed(self._in_range(raw, dt, occluded))
